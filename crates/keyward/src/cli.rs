@@ -1,0 +1,121 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about = "Two-factor authentication for multi-user SaaS accounts")]
+pub struct Cli {
+    /// Configuration file (TOML). Defaults to ./keyward.toml when it exists; KEYWARD_* variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application.
+    Serve,
+    /// One-time-password helpers, for checking a setup by hand.
+    #[command(subcommand)]
+    Otp(OtpCommand),
+    /// YubiKey OTP helpers.
+    #[command(subcommand)]
+    Yubikey(YubikeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OtpCommand {
+    /// Print the TOTP code of a secret at a time (default: now).
+    Totp(TotpArgs),
+    /// Print the otpauth:// URI an authenticator app scans.
+    Uri(UriArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AlgorithmArg {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+#[derive(Debug, Args)]
+pub struct TotpParamArgs {
+    /// HMAC hash function.
+    #[arg(long, value_enum, default_value = "sha1")]
+    pub algorithm: AlgorithmArg,
+    /// Number of digits (6-8).
+    #[arg(long, default_value_t = 6)]
+    pub digits: u32,
+    /// Time step in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub period: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TotpArgs {
+    /// The shared secret, base32 (case and spaces do not matter).
+    #[arg(long, required_unless_present = "uri", conflicts_with = "uri")]
+    pub secret: Option<String>,
+    /// An otpauth:// URI to take the secret and parameters from, instead of --secret.
+    #[arg(long, conflicts_with_all = ["algorithm", "digits", "period"])]
+    pub uri: Option<String>,
+    /// Unix time to compute the code for, instead of now.
+    #[arg(long, value_name = "UNIX")]
+    pub time: Option<u64>,
+    #[command(flatten)]
+    pub params: TotpParamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UriArgs {
+    /// The shared secret, base32.
+    #[arg(long)]
+    pub secret: String,
+    /// The account name shown in the app, usually an e-mail address.
+    #[arg(long)]
+    pub account: String,
+    /// The issuer shown in the app, usually the service's name.
+    #[arg(long)]
+    pub issuer: String,
+    #[command(flatten)]
+    pub params: TotpParamArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum YubikeyCommand {
+    /// Decrypt a Yubico OTP with the key's AES key and print its fields as JSON.
+    Decode(DecodeArgs),
+    /// A software YubiKey: print the next OTP of a key whose state lives in a file.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The key's AES-128 key, 32 hexadecimal characters.
+    #[arg(long)]
+    pub key: String,
+    /// The OTP the key typed.
+    pub otp: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The key's AES-128 key, 32 hexadecimal characters.
+    #[arg(long)]
+    pub key: String,
+    /// The key's private id, 12 hexadecimal characters.
+    #[arg(long)]
+    pub private_id: String,
+    /// The key's public id, up to 16 modhex characters.
+    #[arg(long)]
+    pub public_id: String,
+    /// File holding the key's counters between calls (created on first use).
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+    /// Unplug and plug in the key before the touch: the counter advances and the use count restarts.
+    #[arg(long)]
+    pub replug: bool,
+}

@@ -1,0 +1,9 @@
+//! The `keyward` binary, driven as people and scripts drive it. Where a standard has another
+//! implementation, the binary's output is checked against it: every peer here (oathtool, pyotp,
+//! ykgenerate/ykparse, yubiotp) is a tool we did not write. All these tests build into this one binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod serve;
+mod tools;
+mod totp;
+mod yubikey;
