@@ -4,6 +4,23 @@
 /// What can go wrong when parsing or checking one-time-password material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// Not an e-mail address as people type one.
+    #[error("{0:?} is not an e-mail address")]
+    InvalidEmail(String),
+    /// A name (account, client) that is empty or too long.
+    #[error("{what} must be 1 to {max} characters")]
+    InvalidName { what: &'static str, max: usize },
+    /// The disable policy is missing a way to reach the person who confirms a request.
+    #[error(
+        "the policy must name a contact who confirms a disable request: an e-mail address or a phone number"
+    )]
+    PolicyWithoutContact,
+    /// A line of a YubiKey personalization log in neither known layout.
+    #[error("not a Yubico OTP line of the personalization tool's log (traditional or Yubico format)")]
+    InvalidImportLine,
+    /// A stored value that the domain does not recognise (a corrupted or foreign row).
+    #[error("stored data is not valid: {0}")]
+    CorruptRecord(String),
     /// A TOTP/HOTP secret was not valid base32 (RFC 4648 §6).
     #[error("the secret is not valid base32 (letters A-Z and digits 2-7): {0}")]
     InvalidBase32(String),
@@ -46,4 +63,47 @@ pub enum Error {
     /// The decrypted token belongs to another key.
     #[error("the OTP's private id does not match this key")]
     PrivateIdMismatch,
+    /// A master key id that is empty, too long or uses other characters.
+    #[error("a master key id is 1 to 32 characters: letters, digits, '-', '_' and '.'")]
+    InvalidKeyId,
+    /// A master key of the wrong size.
+    #[error("master key {id:?} is {got} bytes long; an AES-256 key is exactly 32 bytes")]
+    MasterKeyLength { id: String, got: usize },
+    /// The master key text holds no key at all.
+    #[error("the master key text holds no key: expected one `id:base64-key` entry per line or comma")]
+    NoMasterKey,
+    /// One entry of the master key text is malformed. The entry itself is never repeated here,
+    /// because it may hold key material.
+    #[error("master key entry {entry} is malformed: {reason}")]
+    InvalidMasterKey { entry: usize, reason: &'static str },
+    /// Two master keys with the same id.
+    #[error("master key id {0:?} appears twice: every key needs its own id")]
+    DuplicateKeyId(String),
+    /// A sealed value names a key that the key ring does not hold.
+    #[error(
+        "the value was sealed under master key {0:?}, which is not in the key ring: \
+         add that key to the master key text as an older key"
+    )]
+    UnknownKeyId(String),
+    /// A sealed value failed authentication.
+    #[error(
+        "the sealed value does not open: it was altered, belongs to another record, \
+         or the master key with its id is not the one it was sealed under"
+    )]
+    UnsealFailed,
+    /// A sealed value too short to be one.
+    #[error("the sealed value is malformed: too short to hold a nonce and an authentication tag")]
+    SealedMalformed,
+    /// A value too large for AES-GCM (about 64 GiB).
+    #[error("the value is too large to seal")]
+    SealTooLarge,
+    /// A password shorter or longer than allowed.
+    #[error("a password must be {min} to {max} characters long")]
+    PasswordLength { min: usize, max: usize },
+    /// A stored password hash that is not an argon2id PHC string we can verify.
+    #[error("not a usable argon2id password hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash): {0}")]
+    InvalidPasswordHash(String),
+    /// The argon2 computation itself refused to run.
+    #[error("hashing the password failed: {0}")]
+    PasswordHashing(String),
 }

@@ -4,9 +4,24 @@
 //! randomness: the current time arrives as a [`UnixTime`] and randomness as a
 //! `&mut impl rand_core::CryptoRng`, so every rule here can be tested with fixed values.
 
+pub mod account;
+pub mod audit;
+pub mod client;
+pub mod disable;
 pub mod error;
+pub mod factor;
+pub mod ids;
+pub mod invitation;
 pub mod otp;
+pub mod password;
+pub mod seal;
+pub mod session;
+pub mod store;
+pub mod throttle;
 pub mod time;
+pub mod token;
+pub mod user;
+pub mod validate;
 pub mod yubico;
 
 pub use error::Error;

@@ -16,14 +16,34 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the web application.
+    /// Serve the web application (migrates the database first).
     Serve,
+    /// Bring the database schema up to date; running it again changes nothing.
+    Migrate,
+    /// Master key maintenance.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Audit log maintenance.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// One-time-password helpers, for checking a setup by hand.
     #[command(subcommand)]
     Otp(OtpCommand),
     /// YubiKey OTP helpers.
     #[command(subcommand)]
     Yubikey(YubikeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Seal every stored secret under a new master key, then retire the old one.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain and report the first edited, inserted or deleted event.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +110,22 @@ pub enum YubikeyCommand {
     Decode(DecodeArgs),
     /// A software YubiKey: print the next OTP of a key whose state lives in a file.
     Simulate(SimulateArgs),
+    /// Import key secrets from the YubiKey personalization tool's CSV log, so Keyward validates them itself.
+    Import(ImportArgs),
+    /// Check an OTP of an imported key against the database (it counts as used, as at a login).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV log (traditional or Yubico format).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The OTP the key typed.
+    pub otp: String,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,19 @@ pub struct Config {
     pub public_url: String,
     /// SMTP server for outgoing mail; when unset, e-mails are written to the outbox folder.
     pub smtp_url: Option<String>,
+    /// The master key ring from `KEYWARD_MASTER_KEY` (environment only, never the file); when unset, the key
+    /// file `master.key` in the data directory is used, created on first run.
+    pub master_key: Option<SecretText>,
+}
+
+/// Text that must not reach logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
 }
 
 /// The TOML file's shape: every key optional, names as in the environment without the prefix.
@@ -56,6 +69,7 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Config> {
         let mut layered = file;
+        let mut master_key = None;
         for (name, value) in env {
             let Some(key) = name.strip_prefix("KEYWARD_") else { continue };
             let value = Some(value);
@@ -65,6 +79,7 @@ impl Config {
                 "DATABASE_URL" => layered.database_url = value,
                 "PUBLIC_URL" => layered.public_url = value,
                 "SMTP_URL" => layered.smtp_url = value.filter(|url| !url.is_empty()),
+                "MASTER_KEY" => master_key = value.filter(|key| !key.trim().is_empty()).map(SecretText),
                 // Other KEYWARD_* variables belong to other parts (tests, the master key).
                 _ => {}
             }
@@ -87,7 +102,7 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("KEYWARD_PUBLIC_URL / public_url: {public_url:?} must start with http:// or https://");
         }
-        Ok(Config { listen, data_dir, database_url, public_url, smtp_url: layered.smtp_url })
+        Ok(Config { listen, data_dir, database_url, public_url, smtp_url: layered.smtp_url, master_key })
     }
 }
 
@@ -113,6 +128,17 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://keyward-data/keyward.db");
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.smtp_url, None);
+        assert_eq!(config.master_key, None);
+    }
+
+    #[test]
+    fn the_master_key_comes_from_the_environment_and_is_never_printed() {
+        let config =
+            Config::from_layers(FileConfig::default(), env(&[("KEYWARD_MASTER_KEY", "k1:c2VjcmV0")]))
+                .unwrap();
+        assert_eq!(config.master_key, Some(SecretText("k1:c2VjcmV0".into())));
+        assert!(!format!("{config:?}").contains("c2VjcmV0"));
+        assert!(toml::from_str::<FileConfig>("master_key = \"k1:x\"").is_err(), "not accepted in the file");
     }
 
     #[test]

@@ -4,6 +4,8 @@ mod adapters;
 mod cli;
 mod commands;
 mod config;
+mod files;
+mod keys;
 
 use std::process::ExitCode;
 

@@ -1,25 +1,32 @@
 //! Keyward's HTTP face. `app()` builds the whole router, so tests drive it with
 //! `tower::ServiceExt::oneshot` and no socket; the binary serves the same router.
 
-use axum::{Router, http::header, response::IntoResponse, routing::get};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Router, routing::get};
+use keyward_core::store::{HealthStore, Store};
 
 /// What the handlers need from the process around them.
-#[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState<S> {
     /// The address people reach this instance at, as configured (shown on the start page).
     pub public_url: String,
+    /// The database.
+    pub store: S,
 }
 
 /// The application's router.
-pub fn app(state: AppState) -> Router {
+pub fn app<S: Store + 'static>(state: AppState<S>) -> Router {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(home::<S>))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(state)
+        .route("/readyz", get(readyz::<S>))
+        .with_state(Arc::new(state))
 }
 
-async fn home(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+async fn home<S>(State(state): State<Arc<AppState<S>>>) -> impl IntoResponse {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Keyward</title></head>\n\
          <body><main><h1>Keyward</h1><p>Two-factor authentication for your team. \
@@ -36,12 +43,20 @@ async fn home(axum::extract::State(state): axum::extract::State<AppState>) -> im
     )
 }
 
+/// The process is up.
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz() -> &'static str {
-    "ready\n"
+/// The process can serve: its database answers.
+async fn readyz<S: HealthStore>(State(state): State<Arc<AppState<S>>>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n"),
+        Err(error) => {
+            tracing::warn!(error = &error as &dyn std::error::Error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "the database does not answer\n")
+        }
+    }
 }
 
 fn escape_html(text: &str) -> String {
@@ -57,40 +72,4 @@ fn escape_html(text: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    fn state() -> AppState {
-        AppState { public_url: "http://<example>".into() }
-    }
-
-    #[tokio::test]
-    async fn healthz_answers_ok() {
-        let response =
-            app(state()).oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-
-    #[tokio::test]
-    async fn home_escapes_the_configured_url_and_sets_security_headers() {
-        let response = app(state()).oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let body = String::from_utf8(body.to_vec()).unwrap();
-        assert!(body.contains("http://&lt;example&gt;"), "{body}");
-    }
-
-    #[tokio::test]
-    async fn unknown_path_is_404() {
-        let response =
-            app(state()).oneshot(Request::get("/nope").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    }
 }

@@ -11,12 +11,14 @@
 //! - [`encode`] and [`SoftwareKey`]: the other direction, a software YubiKey for demos and tests.
 
 mod ids;
+mod import;
 pub mod modhex;
 mod otp;
 mod software_key;
 mod token;
 
 pub use ids::{AesKey, PrivateId, PublicId};
+pub use import::{ImportError, ImportLog, ImportedKey, parse_import_log};
 pub use otp::YubikeyOtp;
 pub use software_key::{SoftwareKey, SoftwareKeyState};
 pub use token::{MAX_COUNTER, Position, Token, decode, encode, verify};

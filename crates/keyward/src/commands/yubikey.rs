@@ -2,20 +2,32 @@
 //! YubiKey whose counters live in a JSON file).
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use keyward_core::yubico::{self, AesKey, PrivateId, PublicId, SoftwareKey, SoftwareKeyState, YubikeyOtp};
+use keyward_core::audit::NewAuditEvent;
+use keyward_core::factor::yubikey_seal_context;
+use keyward_core::store::{AuditStore, FactorStore, StoreError};
+use keyward_core::validate::check_local_yubikey_otp;
+use keyward_core::yubico::{
+    self, AesKey, PrivateId, PublicId, SoftwareKey, SoftwareKeyState, YubikeyOtp, parse_import_log,
+};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::adapters;
-use crate::cli::{DecodeArgs, SimulateArgs, YubikeyCommand};
+use crate::cli::{DecodeArgs, ImportArgs, SimulateArgs, VerifyArgs, YubikeyCommand};
+use crate::config::Config;
+use crate::files::{self, Existing};
+use crate::keys;
 
-pub fn run(command: YubikeyCommand) -> anyhow::Result<()> {
+/// Runs a subcommand; `config` is loaded only by those that use the database.
+pub fn run(command: YubikeyCommand, config: impl Fn() -> anyhow::Result<Config>) -> anyhow::Result<()> {
     let line = match command {
         YubikeyCommand::Decode(args) => decode(&args)?,
         YubikeyCommand::Simulate(args) => simulate(&args)?,
+        YubikeyCommand::Import(args) => super::block_on(import(&config()?, &args))?,
+        YubikeyCommand::Verify(args) => super::block_on(verify(&config()?, &args))?,
     };
     super::print_line(&line);
     Ok(())
@@ -92,26 +104,77 @@ fn load(path: &Path) -> anyhow::Result<Option<SoftwareKeyState>> {
     Ok(Some(state))
 }
 
-/// Writes the state to a temporary file beside `path` and renames it over `path`, so a crash leaves
-/// either the old state or the new one, never half a file.
+/// Writes the state so that a crash leaves either the old state or the new one.
 fn save(path: &Path, state: &SoftwareKeyState) -> anyhow::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    let json = serde_json::to_string_pretty(state)?;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&temporary).and_then(|mut file| {
-        file.write_all(json.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()
-    });
-    written
-        .and_then(|()| fs::rename(&temporary, path))
-        .inspect_err(|_| {
-            let _ = fs::remove_file(&temporary);
+    let json = serde_json::to_string_pretty(state)? + "\n";
+    files::write_private(path, json.as_bytes(), Existing::Replace)
+}
+
+/// `keyward yubikey import FILE`: seals each key's AES key and private id under the master key and stores
+/// them. A malformed line imports nothing; keys already known are left as they are.
+async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String> {
+    let file = args.file.display();
+    let text = fs::read_to_string(&args.file).with_context(|| format!("cannot read {file}"))?;
+    let log = parse_import_log(&text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("line {}: {}", e.line, e.error)).collect();
+        anyhow::anyhow!("{file} was not imported:\n  {}", lines.join("\n  "))
+    })?;
+    let (ring, _) = keys::load_or_create(config)?;
+    let store = super::open_store(config).await?;
+    let (now, mut rng) = (adapters::now(), adapters::os_rng());
+    let (mut imported, mut known) = (0, Vec::new());
+    for key in &log.keys {
+        let mut secret = Zeroizing::new(key.aes_key.as_bytes().to_vec());
+        secret.extend_from_slice(key.private_id.as_bytes());
+        let sealed = ring.seal(&secret, &yubikey_seal_context(&key.public_id), &mut rng)?;
+        match store.import_yubikey(&key.public_id, &sealed, now).await {
+            Ok(_) => imported += 1,
+            Err(StoreError::Duplicate(_)) => known.push(key.public_id.as_str().to_owned()),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    store
+        .append_audit(NewAuditEvent {
+            at: now,
+            actor: "cli".into(),
+            target: "yubikeys".into(),
+            action: "yubikey.imported".into(),
+            ip: None,
+            detail: format!("{imported} keys from {}", args.file.display()),
         })
-        .with_context(|| format!("cannot write {}", path.display()))
+        .await?;
+    let mut summary = format!("imported {imported} YubiKey secrets");
+    if !known.is_empty() {
+        summary += &format!("; already known, left unchanged: {}", known.join(", "));
+    }
+    if !log.skipped_lines.is_empty() {
+        summary += &format!("; {} lines configure other modes and were skipped", log.skipped_lines.len());
+    }
+    Ok(summary)
+}
+
+/// What `verify` prints for an accepted OTP.
+#[derive(Serialize)]
+struct Verified {
+    status: &'static str,
+    public_id: String,
+    counter: u16,
+    #[serde(rename = "use")]
+    session_use: u8,
+    registered: bool,
+}
+
+/// `keyward yubikey verify OTP`: a local check against the database, counting the OTP as used.
+async fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<String> {
+    let otp = YubikeyOtp::parse(&args.otp).context("the OTP")?;
+    let (ring, _) = keys::load_or_create(config)?;
+    let store = super::open_store(config).await?;
+    let accepted = check_local_yubikey_otp(&store, &ring, &otp).await??;
+    Ok(serde_json::to_string(&Verified {
+        status: "OK",
+        public_id: accepted.key.public_id.as_str().to_owned(),
+        counter: accepted.token.counter,
+        session_use: accepted.token.session_use,
+        registered: accepted.key.user_id.is_some(),
+    })?)
 }

@@ -1,7 +1,6 @@
 //! TOTP codes and otpauth URIs, checked against oathtool and pyotp on random inputs.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::tools::{self, Inputs};
 
@@ -97,21 +96,6 @@ fn codes_match_oathtool_including_80_bit_secrets() {
     }
 }
 
-/// Runs one Python program over a JSON list and returns its JSON answer: one interpreter start for all cases.
-fn python_json(python: &std::path::Path, program: &str, input: &serde_json::Value) -> serde_json::Value {
-    let mut child = Command::new(python)
-        .args(["-c", program])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("python printed JSON")
-}
-
 #[test]
 fn codes_and_uris_match_pyotp_both_ways() {
     let Some(python) = tools::python_with("pyotp") else { return };
@@ -159,7 +143,7 @@ for c in json.load(sys.stdin):
                 "own_uri": own.provisioning_uri()})
 print(json.dumps(out))
 "#;
-    let theirs = python_json(&python, program, &serde_json::Value::Array(ours.clone()));
+    let theirs = tools::python_json(&python, program, &serde_json::Value::Array(ours.clone()));
     for (ours, theirs) in ours.iter().zip(theirs.as_array().unwrap()) {
         assert_eq!(theirs["name"], ours["account"], "{ours}");
         assert_eq!(theirs["issuer"], ours["issuer"], "{ours}");

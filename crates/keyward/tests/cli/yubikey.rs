@@ -4,9 +4,8 @@
 //! and yubiotp's `session`/`counter`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -236,17 +235,7 @@ for case in request["decode"]:
                     "counter": otp.session, "use": otp.counter, "timestamp": otp.timestamp, "random": otp.rand})
 json.dump({"encoded": encoded, "decoded": decoded}, sys.stdout)
 "#;
-    let mut child = Command::new(python)
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "yubiotp failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
+    tools::python_json(python, SCRIPT, request)
 }
 
 #[test]

@@ -1,0 +1,350 @@
+//! What the domain needs from persistence, as traits; `keyward-store` implements them for SQLite and
+//! PostgreSQL, and one contract test suite runs against both.
+//!
+//! Every method that protects against replay or guessing is a single conditional update, so two nodes
+//! racing on the same row cannot both win: `consume_totp_step`, `advance_yubikey`, `swap_throttle`,
+//! `close_invitation`, `consume_recovery_code`, `decide_disable_request`.
+
+use std::future::Future;
+
+use crate::UnixTime;
+use crate::account::{Account, AccountName, Activation, DisablePolicy, Methods};
+use crate::audit::{AuditEvent, NewAuditEvent};
+use crate::client::{ApiClient, YubicoClient};
+use crate::disable::{Decision, DisableRequest};
+use crate::factor::{RecoveryCode, TotpFactor, Yubikey};
+use crate::ids::{AccountId, ApiClientId, DisableRequestId, FactorId, InvitationId, UserId};
+use crate::invitation::{Invitation, Purpose};
+use crate::otp::TotpParams;
+use crate::password::PasswordHash;
+use crate::seal::Sealed;
+use crate::session::{Session, Stage};
+use crate::throttle::ThrottleState;
+use crate::token::TokenHash;
+use crate::user::{Email, Role, User};
+use crate::yubico::{Position, PublicId};
+
+/// Why a store operation failed. Kept apart from [`crate::Error`] because it wraps the backend's own
+/// error, which is neither comparable nor cloneable.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value is taken (an e-mail address, a YubiKey's public id, a client id).
+    #[error("{0} is already taken")]
+    Duplicate(&'static str),
+    /// A row refers to something that does not exist.
+    #[error("{0} does not exist")]
+    Missing(&'static str),
+    /// A stored row does not parse into the domain: a bug or tampering, never the user's mistake.
+    #[error("stored data is not valid")]
+    Corrupt(#[from] crate::Error),
+    /// The database failed or could not be reached.
+    #[error("the database failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Accounts and their two-factor settings.
+pub trait AccountStore {
+    /// Creates an account together with its first admin, in one transaction.
+    fn create_account(
+        &self,
+        name: &AccountName,
+        admin_email: &Email,
+        admin_password: &PasswordHash,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<(Account, User)>> + Send;
+    fn find_account(&self, id: AccountId) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+    /// "Save changes" on "Configure two-factor authentication".
+    fn update_two_factor_settings(
+        &self,
+        id: AccountId,
+        methods: Methods,
+        policy: &DisablePolicy,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Activates (`Some`) or deactivates (`None`) two-factor authentication for the account.
+    fn set_activation(
+        &self,
+        id: AccountId,
+        activation: Option<Activation>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// People.
+pub trait UserStore {
+    fn insert_user(
+        &self,
+        account_id: AccountId,
+        email: &Email,
+        role: Role,
+        password: Option<&PasswordHash>,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<User>> + Send;
+    fn find_user(&self, id: UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn find_user_by_email(&self, email: &Email) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// The account's users, ordered by e-mail address.
+    fn list_users(&self, account_id: AccountId) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    fn set_password(&self, id: UserId, hash: &PasswordHash) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// TOTP factors, YubiKeys and recovery codes.
+pub trait FactorStore {
+    /// Stores a pending TOTP factor, replacing the user's earlier pending one.
+    fn insert_totp_factor(
+        &self,
+        user_id: UserId,
+        secret: &Sealed,
+        params: TotpParams,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<TotpFactor>> + Send;
+    /// The user's TOTP factors, confirmed and pending.
+    fn totp_factors(&self, user_id: UserId) -> impl Future<Output = StoreResult<Vec<TotpFactor>>> + Send;
+    /// Records `step` as used, only if it is later than the last used step: true for exactly one of
+    /// any number of concurrent callers. Also confirms a pending factor (the enrollment code counts as used).
+    fn consume_totp_step(
+        &self,
+        id: FactorId,
+        step: u64,
+        clock_offset: i64,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Stores a key's imported secret; refuses a public id that is already imported.
+    fn import_yubikey(
+        &self,
+        public_id: &PublicId,
+        secret: &Sealed,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Yubikey>> + Send;
+    /// Binds a key to a user (creating the row for a YubiCloud key); refuses a key registered to someone.
+    fn register_yubikey(
+        &self,
+        public_id: &PublicId,
+        user_id: UserId,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Yubikey>> + Send;
+    fn find_yubikey(&self, public_id: &PublicId)
+    -> impl Future<Output = StoreResult<Option<Yubikey>>> + Send;
+    fn yubikeys_of(&self, user_id: UserId) -> impl Future<Output = StoreResult<Vec<Yubikey>>> + Send;
+    /// Records `position` as the key's latest, only if strictly greater than the stored one.
+    fn advance_yubikey(
+        &self,
+        id: FactorId,
+        position: Position,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Unbinds a key from its user (its secret and counters stay, so old OTPs stay refused).
+    fn unregister_yubikey(&self, id: FactorId) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Replaces the user's recovery codes.
+    fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        hashes: &[TokenHash],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn recovery_codes(&self, user_id: UserId) -> impl Future<Output = StoreResult<Vec<RecoveryCode>>> + Send;
+    /// Marks a code used, only if it is the user's and unused.
+    fn consume_recovery_code(
+        &self,
+        user_id: UserId,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Removes every factor of the user (TOTP, YubiKey registrations, recovery codes); returns how many.
+    fn remove_factors(&self, user_id: UserId) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// E-mailed links.
+pub trait InvitationStore {
+    /// Stores a new link and voids the user's earlier open links of the same purpose, in one transaction.
+    fn insert_invitation(
+        &self,
+        user_id: UserId,
+        purpose: Purpose,
+        token_hash: &TokenHash,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = StoreResult<Invitation>> + Send;
+    /// The link with this token, if it is open at `now`.
+    fn find_open_invitation(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Option<Invitation>>> + Send;
+    /// Uses the link: true for exactly one caller, and only while it is open.
+    fn close_invitation(
+        &self,
+        id: InvitationId,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The user's most recent link of a purpose, open or not ("invited on <date>").
+    fn latest_invitation(
+        &self,
+        user_id: UserId,
+        purpose: Purpose,
+    ) -> impl Future<Output = StoreResult<Option<Invitation>>> + Send;
+}
+
+/// Login sessions.
+pub trait SessionStore {
+    fn insert_session(&self, session: &Session) -> impl Future<Output = StoreResult<()>> + Send;
+    fn find_session(&self, id_hash: &TokenHash) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+    fn touch_session(
+        &self,
+        id_hash: &TokenHash,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Replaces a session by one with a new id (at login's second step and at each step-up), atomically.
+    fn rotate_session(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        stage: Stage,
+        second_factor_at: Option<UnixTime>,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn delete_session(&self, id_hash: &TokenHash) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Ends the user's sessions except `keep`; returns how many ended.
+    fn delete_sessions_of(
+        &self,
+        user_id: UserId,
+        keep: Option<&TokenHash>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// Throttle counters shared by all nodes.
+pub trait ThrottleStore {
+    fn throttle_state(&self, key: &str) -> impl Future<Output = StoreResult<Option<ThrottleState>>> + Send;
+    /// Replaces `expected` by `next` only if the stored state is still `expected` (compare-and-swap).
+    fn swap_throttle(
+        &self,
+        key: &str,
+        expected: Option<ThrottleState>,
+        next: ThrottleState,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn clear_throttle(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Lost-device requests.
+pub trait DisableRequestStore {
+    fn insert_disable_request(
+        &self,
+        user_id: UserId,
+        opened_by: UserId,
+        reason: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<DisableRequest>> + Send;
+    fn find_disable_request(
+        &self,
+        id: DisableRequestId,
+    ) -> impl Future<Output = StoreResult<Option<DisableRequest>>> + Send;
+    /// Open requests, oldest first.
+    fn open_disable_requests(&self) -> impl Future<Output = StoreResult<Vec<DisableRequest>>> + Send;
+    /// Records the decision, only if the request is still open.
+    fn decide_disable_request(
+        &self,
+        id: DisableRequestId,
+        decision: &Decision,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Applications that verify OTPs.
+pub trait ClientStore {
+    fn insert_api_client(
+        &self,
+        account_id: AccountId,
+        name: &str,
+        key_hash: &TokenHash,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<ApiClient>> + Send;
+    fn find_api_client_by_key(
+        &self,
+        key_hash: &TokenHash,
+    ) -> impl Future<Output = StoreResult<Option<ApiClient>>> + Send;
+    fn delete_api_client(&self, id: ApiClientId) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn insert_yubico_client(&self, client: &YubicoClient) -> impl Future<Output = StoreResult<()>> + Send;
+    fn find_yubico_client(&self, id: i64) -> impl Future<Output = StoreResult<Option<YubicoClient>>> + Send;
+}
+
+/// Which row a sealed secret lives in, so rotation can re-seal it in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedRow {
+    TotpFactor(FactorId),
+    Yubikey(FactorId),
+    YubicoClient(i64),
+}
+
+/// A sealed secret with what it takes to re-seal it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub row: SealedRow,
+    /// The associated data it was sealed with.
+    pub context: Vec<u8>,
+    pub sealed: Sealed,
+}
+
+/// The append-only audit log and the sealed secrets, for the maintenance commands.
+pub trait AuditStore {
+    /// Appends an event, chained to the previous one; concurrent appends are serialised.
+    fn append_audit(&self, event: NewAuditEvent) -> impl Future<Output = StoreResult<AuditEvent>> + Send;
+    /// Every event in order, with the separately stored head (last seq, last hash) so that deleting the
+    /// newest events shows; both read from one snapshot, so a concurrent append cannot look like tampering.
+    fn audit_log(&self) -> impl Future<Output = StoreResult<AuditLog>> + Send;
+}
+
+/// The audit log as read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLog {
+    pub events: Vec<AuditEvent>,
+    pub head: Option<(u64, [u8; 32])>,
+}
+
+/// Sealed secrets, for `keyward keys rotate`.
+pub trait SealedSecretStore {
+    fn sealed_secrets(&self) -> impl Future<Output = StoreResult<Vec<SealedSecret>>> + Send;
+    /// Replaces one sealed value, only if it still holds `old`.
+    fn reseal(
+        &self,
+        row: SealedRow,
+        old: &Sealed,
+        new: &Sealed,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Whether the database answers, for readiness checks.
+pub trait HealthStore {
+    fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Everything at once, for the application state.
+pub trait Store:
+    AccountStore
+    + UserStore
+    + FactorStore
+    + InvitationStore
+    + SessionStore
+    + ThrottleStore
+    + DisableRequestStore
+    + ClientStore
+    + AuditStore
+    + SealedSecretStore
+    + HealthStore
+    + Send
+    + Sync
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore
+        + UserStore
+        + FactorStore
+        + InvitationStore
+        + SessionStore
+        + ThrottleStore
+        + DisableRequestStore
+        + ClientStore
+        + AuditStore
+        + SealedSecretStore
+        + HealthStore
+        + Send
+        + Sync
+{
+}

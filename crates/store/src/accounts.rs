@@ -1,0 +1,125 @@
+//! Accounts, and the account-with-first-admin transaction of sign-up.
+
+use keyward_core::UnixTime;
+use keyward_core::account::{Account, AccountName, Activation, DisablePolicy, Methods};
+use keyward_core::ids::{AccountId, UserId};
+use keyward_core::password::PasswordHash;
+use keyward_core::store::{AccountStore, StoreResult};
+use keyward_core::user::{Email, Role, User};
+
+use crate::users::UserRow;
+use crate::{SqlStore, backend, seconds, time, unique, with_pool};
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    name: String,
+    totp_enabled: bool,
+    yubikey_enabled: bool,
+    disable_policy: Option<String>,
+    activated_by: Option<i64>,
+    activated_at: Option<i64>,
+    created_at: i64,
+}
+
+impl AccountRow {
+    fn into_account(self) -> StoreResult<Account> {
+        let activation = match (self.activated_by, self.activated_at) {
+            (Some(by), Some(at)) => Some(Activation { by: UserId(by), at: time(at)? }),
+            _ => None,
+        };
+        Ok(Account {
+            id: AccountId(self.id),
+            name: AccountName::parse(&self.name)?,
+            methods: Methods { totp: self.totp_enabled, yubikey: self.yubikey_enabled },
+            disable_policy: self.disable_policy.as_deref().map(DisablePolicy::parse).transpose()?,
+            activation,
+            created_at: time(self.created_at)?,
+        })
+    }
+}
+
+macro_rules! account_columns {
+    () => {
+        "id, name, totp_enabled, yubikey_enabled, disable_policy, activated_by, activated_at, created_at"
+    };
+}
+
+impl AccountStore for SqlStore {
+    async fn create_account(
+        &self,
+        name: &AccountName,
+        admin_email: &Email,
+        admin_password: &PasswordHash,
+        now: UnixTime,
+    ) -> StoreResult<(Account, User)> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(backend)?;
+            let account: AccountRow = sqlx::query_as(concat!(
+                "INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING ",
+                account_columns!()
+            ))
+            .bind(name.as_str())
+            .bind(seconds(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let admin: UserRow = sqlx::query_as(crate::users::INSERT_USER)
+                .bind(account.id)
+                .bind(admin_email.as_str())
+                .bind(Role::Admin.as_str())
+                .bind(admin_password.as_str())
+                .bind(seconds(now))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(unique("that e-mail address"))?;
+            tx.commit().await.map_err(backend)?;
+            Ok((account.into_account()?, admin.into_user()?))
+        })
+    }
+
+    async fn find_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let sql = concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1");
+        let row: Option<AccountRow> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await.map_err(backend)?
+        });
+        row.map(AccountRow::into_account).transpose()
+    }
+
+    async fn update_two_factor_settings(
+        &self,
+        id: AccountId,
+        methods: Methods,
+        policy: &DisablePolicy,
+    ) -> StoreResult<()> {
+        let sql =
+            "UPDATE accounts SET totp_enabled = $1, yubikey_enabled = $2, disable_policy = $3 WHERE id = $4";
+        let updated = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(methods.totp)
+                .bind(methods.yubikey)
+                .bind(policy.as_str())
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        if updated == 0 { Err(keyward_core::store::StoreError::Missing("the account")) } else { Ok(()) }
+    }
+
+    async fn set_activation(&self, id: AccountId, activation: Option<Activation>) -> StoreResult<()> {
+        let sql = "UPDATE accounts SET activated_by = $1, activated_at = $2 WHERE id = $3";
+        let updated = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(activation.map(|a| a.by.0))
+                .bind(activation.map(|a| seconds(a.at)))
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        if updated == 0 { Err(keyward_core::store::StoreError::Missing("the account")) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,135 @@
+//! Keyward's persistence: [`SqlStore`] implements the core's store traits on SQLite (the embedded
+//! default, one file in the data directory, WAL) and on PostgreSQL (any number of nodes on one database).
+//!
+//! Both backends run the same SQL: sqlx accepts `$1`-style parameters on SQLite too, and the schema uses
+//! types both understand (BIGINT, TEXT, BOOLEAN; BLOB on SQLite where PostgreSQL has BYTEA). Each backend
+//! has its own migrations. Every method is written once, and [`with_pool!`] expands its body for
+//! whichever pool the store holds.
+
+mod accounts;
+mod audit;
+mod clients;
+mod disable;
+mod factors;
+mod invitations;
+mod sealed;
+mod sessions;
+mod throttle;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use keyward_core::store::{HealthStore, StoreError};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// The store of one Keyward process: a connection pool to SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is. The body is written
+/// once and compiled for each backend.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl SqlStore {
+    /// Connects to `sqlite://PATH` (creating the file) or `postgres://...`.
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(backend)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            Pool::Sqlite(
+                SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(backend)?,
+            )
+        } else {
+            Pool::Postgres(PgPoolOptions::new().max_connections(16).connect(url).await.map_err(backend)?)
+        };
+        Ok(SqlStore { pool })
+    }
+
+    /// Brings the schema up to date; running it again changes nothing.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
+            Pool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+        }
+        .map_err(backend)
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+impl HealthStore for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(backend))
+    }
+}
+
+/// Wraps a database failure.
+pub(crate) fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Duplicate`], anything else to a backend failure.
+pub(crate) fn unique(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::Missing("the referenced row")
+        }
+        _ => backend(error),
+    }
+}
+
+/// Times are stored as signed 64-bit seconds; a stored negative value is corrupt, not a panic.
+pub(crate) fn time(seconds: i64) -> Result<keyward_core::UnixTime, StoreError> {
+    u64::try_from(seconds)
+        .map(keyward_core::UnixTime)
+        .map_err(|_| StoreError::Corrupt(keyward_core::Error::CorruptRecord(format!("time {seconds}"))))
+}
+
+/// The stored form of a time.
+pub(crate) fn seconds(time: keyward_core::UnixTime) -> i64 {
+    i64::try_from(time.seconds()).unwrap_or(i64::MAX)
+}
+
+/// Reads a 32-byte hash column.
+pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| {
+        StoreError::Corrupt(keyward_core::Error::CorruptRecord(format!("a hash of {} bytes", bytes.len())))
+    })
+}

@@ -1,0 +1,123 @@
+//! TOTP factors, YubiKeys and recovery codes, with the single-use rules.
+
+use keyward_core::UnixTime;
+use keyward_core::otp::{Algorithm, Digits, TotpParams};
+use keyward_core::seal::Sealed;
+use keyward_core::store::{FactorStore, StoreError};
+use keyward_core::token::TokenHash;
+use keyward_core::yubico::{Position, PublicId};
+
+use crate::harness::{NOW, TestDb, account_with_user};
+
+pub fn sealed(byte: u8) -> Sealed {
+    Sealed { key_id: "k1".to_owned(), ciphertext: vec![byte; 48] }
+}
+
+async fn a_totp_factor_is_pending_until_its_first_code(db: &TestDb) {
+    let store = &db.store;
+    let (_, user) = account_with_user(store, "totp").await;
+    let params = TotpParams::new(Algorithm::Sha256, Digits::EIGHT, 60).unwrap();
+    let first = store.insert_totp_factor(user.id, &sealed(1), params, NOW).await.unwrap();
+    assert_eq!((first.confirmed_at, first.last_step, first.clock_offset), (None, None, 0));
+    assert_eq!(first.params, params);
+    assert_eq!(first.secret, sealed(1));
+    // Opening the enrollment page again replaces the pending secret.
+    let second = store.insert_totp_factor(user.id, &sealed(2), TotpParams::default(), NOW).await.unwrap();
+    assert_eq!(store.totp_factors(user.id).await.unwrap(), vec![second.clone()]);
+
+    let later = UnixTime(NOW.0 + 5);
+    assert!(store.consume_totp_step(second.id, 100, -1, later).await.unwrap());
+    let confirmed = store.totp_factors(user.id).await.unwrap().remove(0);
+    assert_eq!(
+        (confirmed.confirmed_at, confirmed.last_step, confirmed.clock_offset),
+        (Some(later), Some(100), -1)
+    );
+    // A confirmed factor stays when a new pending one is created.
+    store.insert_totp_factor(user.id, &sealed(3), TotpParams::default(), NOW).await.unwrap();
+    assert_eq!(store.totp_factors(user.id).await.unwrap().len(), 2);
+}
+
+async fn a_totp_step_is_accepted_once(db: &TestDb) {
+    let store = &db.store;
+    let (_, user) = account_with_user(store, "replay").await;
+    let factor = store.insert_totp_factor(user.id, &sealed(1), TotpParams::default(), NOW).await.unwrap();
+    assert!(store.consume_totp_step(factor.id, 1000, 0, NOW).await.unwrap());
+    assert!(!store.consume_totp_step(factor.id, 1000, 0, NOW).await.unwrap(), "the same step again");
+    assert!(!store.consume_totp_step(factor.id, 999, 0, NOW).await.unwrap(), "an earlier step");
+    assert!(store.consume_totp_step(factor.id, 1001, 1, NOW).await.unwrap(), "the next step");
+    let stored = store.totp_factors(user.id).await.unwrap().remove(0);
+    assert_eq!((stored.last_step, stored.clock_offset, stored.confirmed_at), (Some(1001), 1, Some(NOW)));
+}
+
+async fn yubikeys_are_imported_registered_and_advanced(db: &TestDb) {
+    let store = &db.store;
+    let (admin, user) = account_with_user(store, "yubi").await;
+    let local = PublicId::parse("vvccccfhcbij").unwrap();
+    let imported = store.import_yubikey(&local, &sealed(9), NOW).await.unwrap();
+    assert_eq!(
+        (imported.user_id, imported.secret.clone(), imported.imported_at),
+        (None, Some(sealed(9)), Some(NOW))
+    );
+    assert!(matches!(store.import_yubikey(&local, &sealed(8), NOW).await, Err(StoreError::Duplicate(_))));
+
+    let registered = store.register_yubikey(&local, user.id, NOW).await.unwrap();
+    assert_eq!(
+        (registered.id, registered.user_id, registered.secret),
+        (imported.id, Some(user.id), Some(sealed(9)))
+    );
+    let taken = store.register_yubikey(&local, admin.id, NOW).await;
+    assert!(matches!(taken, Err(StoreError::Duplicate(_))), "a key belongs to one person: {taken:?}");
+
+    let cloud = PublicId::parse("cccccccccccb").unwrap();
+    let cloud_key = store.register_yubikey(&cloud, user.id, NOW).await.unwrap();
+    assert_eq!((cloud_key.secret, cloud_key.imported_at), (None, None));
+    let keys: Vec<_> = store.yubikeys_of(user.id).await.unwrap().into_iter().map(|k| k.public_id).collect();
+    assert_eq!(keys, vec![cloud.clone(), local.clone()]);
+
+    let at = |counter, session_use| Position { counter, session_use };
+    assert!(store.advance_yubikey(imported.id, at(5, 3)).await.unwrap());
+    for stale in [at(5, 3), at(5, 2), at(4, 200)] {
+        assert!(!store.advance_yubikey(imported.id, stale).await.unwrap(), "{stale:?} is not after (5, 3)");
+    }
+    assert!(store.advance_yubikey(imported.id, at(5, 4)).await.unwrap());
+    assert!(store.advance_yubikey(imported.id, at(6, 0)).await.unwrap());
+    assert_eq!(store.find_yubikey(&local).await.unwrap().unwrap().last_position, Some(at(6, 0)));
+
+    assert!(store.unregister_yubikey(imported.id).await.unwrap());
+    assert!(!store.unregister_yubikey(imported.id).await.unwrap());
+    let unbound = store.find_yubikey(&local).await.unwrap().unwrap();
+    assert_eq!(
+        (unbound.user_id, unbound.last_position),
+        (None, Some(at(6, 0))),
+        "counters outlive the binding"
+    );
+    assert_eq!(store.find_yubikey(&PublicId::parse("cccccccccccd").unwrap()).await.unwrap(), None);
+}
+
+async fn recovery_codes_are_single_use_and_factors_can_all_be_removed(db: &TestDb) {
+    let store = &db.store;
+    let (admin, user) = account_with_user(store, "recovery").await;
+    let hashes: Vec<TokenHash> = (0..10u8).map(|i| TokenHash([i; 32])).collect();
+    store.replace_recovery_codes(user.id, &hashes).await.unwrap();
+    assert_eq!(store.recovery_codes(user.id).await.unwrap().len(), 10);
+    assert!(!store.consume_recovery_code(admin.id, &hashes[0], NOW).await.unwrap(), "another user's code");
+    assert!(store.consume_recovery_code(user.id, &hashes[0], NOW).await.unwrap());
+    assert!(!store.consume_recovery_code(user.id, &hashes[0], NOW).await.unwrap(), "used");
+    assert!(!store.consume_recovery_code(user.id, &TokenHash([99; 32]), NOW).await.unwrap(), "unknown");
+    let codes = store.recovery_codes(user.id).await.unwrap();
+    assert_eq!(codes.iter().filter(|c| c.used_at == Some(NOW)).count(), 1);
+
+    store.insert_totp_factor(user.id, &sealed(1), TotpParams::default(), NOW).await.unwrap();
+    store.register_yubikey(&PublicId::parse("cccccccccccf").unwrap(), user.id, NOW).await.unwrap();
+    assert_eq!(store.remove_factors(user.id).await.unwrap(), 12);
+    assert!(store.totp_factors(user.id).await.unwrap().is_empty());
+    assert!(store.yubikeys_of(user.id).await.unwrap().is_empty());
+    assert!(store.recovery_codes(user.id).await.unwrap().is_empty());
+}
+
+contract!(
+    a_totp_factor_is_pending_until_its_first_code,
+    a_totp_step_is_accepted_once,
+    yubikeys_are_imported_registered_and_advanced,
+    recovery_codes_are_single_use_and_factors_can_all_be_removed,
+);
