@@ -12,6 +12,7 @@ pub mod error;
 pub mod factor;
 pub mod ids;
 pub mod invitation;
+pub mod mail;
 pub mod otp;
 pub mod password;
 pub mod seal;

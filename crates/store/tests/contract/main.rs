@@ -31,6 +31,7 @@ macro_rules! contract {
 mod harness;
 
 mod accounts;
+mod at_rest;
 mod audit;
 mod clients;
 mod concurrency;
