@@ -106,4 +106,10 @@ pub enum Error {
     /// The argon2 computation itself refused to run.
     #[error("hashing the password failed: {0}")]
     PasswordHashing(String),
+    /// A Validation Protocol client key that is not base64 of 16 to 64 bytes.
+    #[error("not a usable Validation Protocol client key: {0} (YubiCloud shows it as 28 base64 characters)")]
+    InvalidClientKey(&'static str),
+    /// A Validation Protocol nonce of the wrong length or alphabet.
+    #[error("a Validation Protocol nonce is 16 to 40 letters and digits")]
+    InvalidNonce,
 }

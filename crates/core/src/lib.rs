@@ -15,14 +15,17 @@ pub mod invitation;
 pub mod mail;
 pub mod otp;
 pub mod password;
+pub mod ports;
 pub mod seal;
 pub mod session;
 pub mod store;
 pub mod throttle;
 pub mod time;
 pub mod token;
+pub mod usecase;
 pub mod user;
 pub mod validate;
+pub mod wsapi;
 pub mod yubico;
 
 pub use error::Error;

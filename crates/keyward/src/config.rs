@@ -23,6 +23,17 @@ pub struct Config {
     /// The master key ring from `KEYWARD_MASTER_KEY` (environment only, never the file); when unset, the key
     /// file `master.key` in the data directory is used, created on first run.
     pub master_key: Option<SecretText>,
+    /// YubiCloud validation of keys whose secret was not imported: the client id, its key (environment
+    /// only) and the servers; unset: such keys cannot be checked.
+    pub yubicloud: Option<YubiCloudConfig>,
+}
+
+/// How to reach YubiCloud (or a compatible Validation Protocol 2.0 server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YubiCloudConfig {
+    pub client_id: u64,
+    pub key: Option<SecretText>,
+    pub urls: Vec<String>,
 }
 
 /// Text that must not reach logs or debug output.
@@ -44,6 +55,8 @@ struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     smtp_url: Option<String>,
+    yubicloud_client_id: Option<u64>,
+    yubicloud_urls: Option<Vec<String>>,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -70,8 +83,10 @@ impl Config {
     ) -> anyhow::Result<Config> {
         let mut layered = file;
         let mut master_key = None;
+        let mut yubicloud_key = None;
         for (name, value) in env {
             let Some(key) = name.strip_prefix("KEYWARD_") else { continue };
+            let raw = value.trim().to_owned();
             let value = Some(value);
             match key {
                 "LISTEN" => layered.listen = value,
@@ -80,6 +95,18 @@ impl Config {
                 "PUBLIC_URL" => layered.public_url = value,
                 "SMTP_URL" => layered.smtp_url = value.filter(|url| !url.is_empty()),
                 "MASTER_KEY" => master_key = value.filter(|key| !key.trim().is_empty()).map(SecretText),
+                "YUBICLOUD_KEY" => yubicloud_key = value.filter(|key| !key.trim().is_empty()).map(SecretText),
+                "YUBICLOUD_CLIENT_ID" => {
+                    let id = raw.parse().with_context(|| {
+                        format!("KEYWARD_YUBICLOUD_CLIENT_ID: {raw:?} is not a number (YubiCloud shows it as such)")
+                    })?;
+                    layered.yubicloud_client_id = Some(id);
+                }
+                "YUBICLOUD_URLS" => {
+                    layered.yubicloud_urls = value.map(|urls| {
+                        urls.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect()
+                    })
+                }
                 // Other KEYWARD_* variables belong to other parts (tests, the master key).
                 _ => {}
             }
@@ -102,7 +129,23 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("KEYWARD_PUBLIC_URL / public_url: {public_url:?} must start with http:// or https://");
         }
-        Ok(Config { listen, data_dir, database_url, public_url, smtp_url: layered.smtp_url, master_key })
+        let yubicloud = layered.yubicloud_client_id.map(|client_id| YubiCloudConfig {
+            client_id,
+            key: yubicloud_key,
+            urls: layered
+                .yubicloud_urls
+                .clone()
+                .unwrap_or_else(|| vec![keyward_yubicloud::YUBICLOUD_URL.to_owned()]),
+        });
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            smtp_url: layered.smtp_url,
+            master_key,
+            yubicloud,
+        })
     }
 }
 
@@ -129,6 +172,32 @@ mod tests {
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.smtp_url, None);
         assert_eq!(config.master_key, None);
+        assert_eq!(config.yubicloud, None);
+    }
+
+    #[test]
+    fn yubicloud_is_configured_by_client_id_with_the_key_from_the_environment() {
+        let config = Config::from_layers(
+            FileConfig::default(),
+            env(&[
+                ("KEYWARD_YUBICLOUD_CLIENT_ID", "27655"),
+                ("KEYWARD_YUBICLOUD_KEY", "9Tt8Gg51VG/dthDKgopt0n8IXVI="),
+            ]),
+        )
+        .unwrap();
+        let cloud = config.yubicloud.clone().unwrap();
+        assert_eq!(cloud.client_id, 27655);
+        assert_eq!(cloud.urls, vec![keyward_yubicloud::YUBICLOUD_URL.to_owned()]);
+        assert!(!format!("{config:?}").contains("9Tt8Gg51"));
+        let file: FileConfig = toml::from_str(
+            "yubicloud_client_id = 1\nyubicloud_urls = [\"https://a.example/wsapi/2.0/verify\"]",
+        )
+        .unwrap();
+        let cloud = Config::from_layers(file, env(&[])).unwrap().yubicloud.unwrap();
+        assert_eq!(cloud.urls, vec!["https://a.example/wsapi/2.0/verify".to_owned()]);
+        assert!(
+            Config::from_layers(FileConfig::default(), env(&[("KEYWARD_YUBICLOUD_CLIENT_ID", "x")])).is_err()
+        );
     }
 
     #[test]

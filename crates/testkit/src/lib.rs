@@ -4,6 +4,8 @@
 //! it fails the test, because a skipped cross-check proves nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod smtp;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

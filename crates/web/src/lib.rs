@@ -4,43 +4,93 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Router, routing::get};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use keyward_core::mail::Mailer;
 use keyward_core::store::{HealthStore, Store};
+use keyward_core::usecase::Services;
+
+pub mod assets;
+pub mod errors;
+pub mod hasher;
+pub mod headers;
+pub mod layout;
+pub mod metrics;
+pub mod pages;
+pub mod qr;
+pub mod session;
+
+use hasher::BlockingHasher;
+use pages::{account, auth, enroll, two_factor};
+use session::CookiePolicy;
 
 /// What the handlers need from the process around them.
-pub struct AppState<S> {
-    /// The address people reach this instance at, as configured (shown on the start page).
-    pub public_url: String,
-    /// The database.
-    pub store: S,
+pub struct AppState<S, M> {
+    /// The use cases with their ports: store, mailer, password hasher, key ring, clock, entropy.
+    pub services: Services<S, M, BlockingHasher>,
+    /// How session cookies are named and flagged (from the public URL's scheme).
+    pub cookies: CookiePolicy,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl<S, M> AppState<S, M> {
+    pub fn new(services: Services<S, M, BlockingHasher>) -> AppState<S, M> {
+        let cookies = CookiePolicy::for_public_url(&services.settings.public_url);
+        AppState { services, cookies, metrics: Arc::new(metrics::Metrics::default()) }
+    }
 }
 
 /// The application's router.
-pub fn app<S: Store + 'static>(state: AppState<S>) -> Router {
+pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
+    let metrics = state.metrics.clone();
     Router::new()
-        .route("/", get(home::<S>))
+        .route("/", get(auth::home::<S, M>))
+        .route("/signup", get(auth::sign_up_page::<S, M>).post(auth::sign_up::<S, M>))
+        .route("/login", get(auth::login_page::<S, M>).post(auth::log_in::<S, M>))
+        .route("/login/otp", get(auth::otp_page_get::<S, M>).post(auth::otp_submit::<S, M>))
+        .route("/step-up", get(auth::step_up_page::<S, M>).post(auth::step_up_submit::<S, M>))
+        .route("/logout", post(auth::log_out::<S, M>))
+        .route("/password/forgot", get(auth::forgot_page::<S, M>).post(auth::forgot::<S, M>))
+        .route("/password/{token}", get(auth::password_page::<S, M>).post(auth::set_password::<S, M>))
+        .route(
+            layout::USERS_AND_SECURITY_PATH,
+            get(account::users_page::<S, M>).post(account::add_user::<S, M>),
+        )
+        .route(
+            "/account/two-factor",
+            get(two_factor::settings::<S, M>).post(two_factor::save_settings::<S, M>),
+        )
+        .route(
+            "/account/two-factor/totp",
+            get(two_factor::totp::<S, M>).post(two_factor::send_enrollment::<S, M>),
+        )
+        .route(
+            "/account/two-factor/yubikey",
+            get(two_factor::yubikey::<S, M>).post(two_factor::register_yubikey::<S, M>),
+        )
+        .route("/account/two-factor/yubikey/remove", post(two_factor::remove_yubikey::<S, M>))
+        .route(
+            "/account/two-factor/activate",
+            get(two_factor::activate_page::<S, M>).post(two_factor::activate::<S, M>),
+        )
+        .route(
+            "/account/two-factor/deactivate",
+            get(two_factor::deactivate_page::<S, M>).post(two_factor::deactivate::<S, M>),
+        )
+        .route("/enroll/{token}", get(enroll::enroll_page::<S, M>))
+        .route("/enroll/{token}/password", post(enroll::enroll_password::<S, M>))
+        .route("/enroll/{token}/verify", post(enroll::enroll_verify::<S, M>))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz::<S>))
+        .route("/readyz", get(readyz::<S, M>))
+        .route(metrics::PATH, get(metrics::serve))
+        .route(assets::STYLE_PATH, get(assets::style_css))
+        // Layers wrap only the routes added above them: keep new routes above this line.
+        .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(Extension(metrics))
         .with_state(Arc::new(state))
-}
-
-async fn home<S>(State(state): State<Arc<AppState<S>>>) -> impl IntoResponse {
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Keyward</title></head>\n\
-         <body><main><h1>Keyward</h1><p>Two-factor authentication for your team. \
-         This instance answers at {}.</p></main></body></html>\n",
-        escape_html(&state.public_url)
-    );
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'self'; frame-ancestors 'none'"),
-        ],
-        body,
-    )
 }
 
 /// The process is up.
@@ -49,27 +99,12 @@ async fn healthz() -> &'static str {
 }
 
 /// The process can serve: its database answers.
-async fn readyz<S: HealthStore>(State(state): State<Arc<AppState<S>>>) -> impl IntoResponse {
-    match state.store.ping().await {
+async fn readyz<S: HealthStore, M>(State(state): State<Arc<AppState<S, M>>>) -> impl IntoResponse {
+    match state.services.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(error) => {
             tracing::warn!(error = &error as &dyn std::error::Error, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "the database does not answer\n")
         }
     }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -3,6 +3,16 @@
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use keyward_core::ports::Entropy;
+use keyward_core::usecase::{Services, Settings};
+use keyward_mail::{AnyMailer, DEFAULT_FROM};
+use keyward_web::AppState;
+use keyward_web::hasher::BlockingHasher;
+
+use crate::adapters;
 use crate::config::Config;
 use crate::keys;
 
@@ -13,7 +23,10 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     // Created on first run, so that the first secret stored is already sealed.
-    let (_keys, _) = keys::load_or_create(&config)?;
+    let (keys, _) = keys::load_or_create(&config)?;
+    let mailer =
+        AnyMailer::from_config(config.smtp_url.as_deref(), &config.data_dir.join("outbox"), DEFAULT_FROM)
+            .context("KEYWARD_SMTP_URL")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let store = super::open_store(&config).await?;
@@ -23,9 +36,46 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         let address = listener.local_addr().context("reading the listening address")?;
         tracing::info!(%address, public_url = %config.public_url, "Keyward is serving");
         tracing::info!(backend = store.backend_name(), "database ready");
-        let app = keyward_web::app(keyward_web::AppState { public_url: config.public_url.clone(), store });
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
+        let entropy: Arc<dyn Entropy> = Arc::new(adapters::OsEntropy);
+        let services = Services {
+            store,
+            mailer,
+            hasher: BlockingHasher::new(entropy.clone()),
+            keys,
+            settings: Settings { public_url: config.public_url.clone(), ..Settings::default() },
+            clock: Arc::new(adapters::SystemClock),
+            cloud: yubicloud(&config, &entropy)?,
+            entropy,
+        };
+        let app = keyward_web::app(AppState::new(services));
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")
     })
+}
+
+/// The YubiCloud validator, when a client id is configured.
+fn yubicloud(
+    config: &Config,
+    entropy: &Arc<dyn Entropy>,
+) -> anyhow::Result<Option<Arc<dyn keyward_core::ports::CloudValidator>>> {
+    let Some(cloud) = &config.yubicloud else { return Ok(None) };
+    let key = cloud
+        .key
+        .as_ref()
+        .map(|key| keyward_core::wsapi::ClientKey::from_base64(&key.0))
+        .transpose()
+        .context("KEYWARD_YUBICLOUD_KEY")?;
+    let client = keyward_yubicloud::YubiCloudClient::new(
+        cloud.client_id,
+        key,
+        cloud.urls.clone(),
+        std::time::Duration::from_secs(5),
+    )
+    .context("YubiCloud configuration")?;
+    tracing::info!(client_id = cloud.client_id, servers = cloud.urls.len(), "YubiCloud validation is on");
+    Ok(Some(Arc::new(adapters::YubiCloud { client, entropy: entropy.clone() })))
 }
 
 async fn shutdown_signal() {

@@ -3,6 +3,7 @@
 //! ykgenerate/ykparse, yubiotp) is a tool we did not write. All these tests build into this one binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod serve;
 mod storage;
 mod tools;

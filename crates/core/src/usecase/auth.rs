@@ -1,0 +1,281 @@
+//! Signing up, logging in (password, then one-time password), proving a second factor again for a
+//! sensitive change, and logging out.
+
+use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
+use crate::account::AccountName;
+use crate::factor::totp_seal_context;
+use crate::mail::Mailer;
+use crate::otp::{Code, Totp};
+use crate::password::Password;
+use crate::ports::PasswordHasher;
+use crate::session::{Session, Stage};
+use crate::store::{Store, ThrottleStore};
+use crate::throttle::{self, Admission, ThrottlePolicy};
+use crate::token::Token;
+use crate::user::{Email, Role, User};
+use crate::yubico::YubikeyOtp;
+
+/// The one message for a wrong e-mail address or a wrong password, so that neither is revealed.
+const WRONG_LOGIN: &str = "The e-mail address or the password is wrong.";
+const WRONG_CODE: &str =
+    "That one-time password is not right. Type the current code from your app, or touch your YubiKey.";
+/// After this many wrong one-time passwords following a correct password, the user is told by e-mail.
+const ALERT_AFTER_WRONG_CODES: u32 = 5;
+
+/// A started session: the token for the cookie, and whether a second factor is still owed.
+#[derive(Debug)]
+pub struct LoginOutcome {
+    pub user: User,
+    pub token: Token,
+    pub stage: Stage,
+}
+
+/// A proven second factor: the session's new token.
+#[derive(Debug)]
+pub struct SecondFactorOutcome {
+    pub token: Token,
+    pub used_recovery_code: bool,
+}
+
+async fn admit<S: ThrottleStore>(
+    store: &S,
+    key: &str,
+    policy: ThrottlePolicy,
+    now: crate::UnixTime,
+) -> Result<(), Failure> {
+    match throttle::admit(store, key, policy, now).await? {
+        Admission::Admit(_) => Ok(()),
+        Admission::Wait(seconds) => Err(Failure::Throttled(seconds)),
+    }
+}
+
+async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    stage: Stage,
+) -> Result<Token, Failure> {
+    let now = services.now();
+    let token = Token::generate(16, &mut services.rng());
+    let session = Session {
+        id_hash: token.hash(),
+        user_id: user.id,
+        stage,
+        created_at: now,
+        last_seen_at: now,
+        second_factor_at: None,
+    };
+    services.store.insert_session(&session).await?;
+    Ok(token)
+}
+
+/// Creates an account with its first admin and logs the admin in.
+pub async fn sign_up<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_name: &str,
+    email: &str,
+    password: &str,
+    origin: &Origin,
+) -> Result<LoginOutcome, Failure> {
+    let name = AccountName::parse(account_name)?;
+    let email = Email::parse(email)?;
+    let password = Password::parse(password)?;
+    let hash = services.hasher.hash(password).await?;
+    let (account, admin) = services.store.create_account(&name, &email, &hash, services.now()).await?;
+    services
+        .audit(&actor(&admin), format!("account:{}", account.id), "account.created", origin, String::new())
+        .await?;
+    let token = start_session(services, &admin, Stage::Complete).await?;
+    Ok(LoginOutcome { user: admin, token, stage: Stage::Complete })
+}
+
+/// Whether this person must give a one-time password after the password.
+async fn needs_second_factor<S: Store>(store: &S, user: &User) -> Result<bool, Failure> {
+    if user.role == Role::Operator {
+        return Ok(true);
+    }
+    let account = store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    Ok(account.activation.is_some())
+}
+
+/// The password step. Unknown addresses cost the same time and get the same message as wrong passwords;
+/// guesses are throttled per address and per client IP, across all nodes.
+pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    email: &str,
+    password: &str,
+    origin: &Origin,
+) -> Result<LoginOutcome, Failure> {
+    let now = services.now();
+    let email_key = format!("password:email:{}", email.trim().to_lowercase());
+    admit(&services.store, &email_key, ThrottlePolicy::PASSWORD, now).await?;
+    if let Some(ip) = &origin.ip {
+        admit(&services.store, &format!("password:ip:{ip}"), ThrottlePolicy::PASSWORD, now).await?;
+    }
+    let refused = || Failure::Refused(WRONG_LOGIN.to_owned());
+    let password = Password::parse(password).map_err(|_| refused())?;
+    let user = match Email::parse(email) {
+        Ok(email) => services.store.find_user_by_email(&email).await?,
+        Err(_) => None,
+    };
+    let hash = user.as_ref().and_then(|user| user.password_hash.clone());
+    let verified = services.hasher.verify(hash, password).await;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => return Err(refused()),
+    };
+    services.store.clear_throttle(&email_key).await?;
+    let stage = if needs_second_factor(&services.store, &user).await? {
+        Stage::PasswordOnly
+    } else {
+        Stage::Complete
+    };
+    let token = start_session(services, &user, stage).await?;
+    Ok(LoginOutcome { user, token, stage })
+}
+
+/// The session behind a cookie, if it exists and has not expired; using it keeps it alive.
+pub async fn current_session<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    token: &Token,
+) -> Result<Option<(Session, User)>, Failure> {
+    let now = services.now();
+    let Some(session) = services.store.find_session(&token.hash()).await? else { return Ok(None) };
+    if session.is_expired(now) {
+        services.store.delete_session(&session.id_hash).await?;
+        return Ok(None);
+    }
+    let Some(user) = services.store.find_user(session.user_id).await? else { return Ok(None) };
+    services.store.touch_session(&session.id_hash, now).await?;
+    Ok(Some((session, user)))
+}
+
+/// Ends a session.
+pub async fn log_out<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    token: &Token,
+) -> Result<(), Failure> {
+    services.store.delete_session(&token.hash()).await?;
+    Ok(())
+}
+
+/// Which factor a typed one-time password proved.
+enum Proof {
+    Totp,
+    Yubikey,
+    RecoveryCode,
+}
+
+/// The second step of a login, and the step-up before a sensitive change: one field that takes a TOTP code,
+/// a YubiKey OTP or a recovery code. On success the session gets a new id and records the time.
+pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    user: &User,
+    typed: &str,
+    origin: &Origin,
+) -> Result<SecondFactorOutcome, Failure> {
+    let now = services.now();
+    let throttle_key = format!("otp:user:{}", user.id);
+    admit(&services.store, &throttle_key, ThrottlePolicy::OTP, now).await?;
+    let Some(proof) = check_one_time_password(services, user, typed).await? else {
+        let attempts = services.store.throttle_state(&throttle_key).await?.map_or(0, |state| state.attempts);
+        if attempts == ALERT_AFTER_WRONG_CODES && session.stage == Stage::PasswordOnly {
+            services.mailer.send(&mails::wrong_codes(&user.email, attempts)).await?;
+        }
+        return Err(Failure::Refused(WRONG_CODE.to_owned()));
+    };
+    services.store.clear_throttle(&throttle_key).await?;
+    let token = Token::generate(16, &mut services.rng());
+    if !services
+        .store
+        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
+        .await?
+    {
+        return Err(Failure::Refused("Your session ended. Log in again.".into()));
+    }
+    let used_recovery_code = matches!(proof, Proof::RecoveryCode);
+    if used_recovery_code {
+        let remaining =
+            services.store.recovery_codes(user.id).await?.iter().filter(|c| c.used_at.is_none()).count();
+        services
+            .audit(
+                &actor(user),
+                format!("user:{}", user.id),
+                "recovery_code.used",
+                origin,
+                format!("{remaining} left"),
+            )
+            .await?;
+        services.mailer.send(&mails::recovery_code_used(&user.email, remaining)).await?;
+    }
+    Ok(SecondFactorOutcome { token, used_recovery_code })
+}
+
+/// Checks what was typed against the user's factors; `None` when it proves nothing.
+async fn check_one_time_password<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    typed: &str,
+) -> Result<Option<Proof>, Failure> {
+    let typed = typed.trim();
+    if let Ok(code) = Code::parse(typed) {
+        return Ok(check_totp(services, user, code).await?.then_some(Proof::Totp));
+    }
+    if let Ok(otp) = YubikeyOtp::parse(typed) {
+        return check_yubikey(services, user, &otp).await.map(|ok| ok.then_some(Proof::Yubikey));
+    }
+    let code = super::enrollment::normalize_recovery_code(typed);
+    if code.len() == super::enrollment::RECOVERY_CODE_CHARS {
+        let hash = Token::from_presented(&code).hash();
+        return Ok(services
+            .store
+            .consume_recovery_code(user.id, &hash, services.now())
+            .await?
+            .then_some(Proof::RecoveryCode));
+    }
+    Ok(None)
+}
+
+/// A TOTP code against each confirmed factor of the user; the matched step is consumed atomically.
+pub(crate) async fn check_totp<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    code: Code,
+) -> Result<bool, Failure> {
+    let now = services.now();
+    for factor in services.store.totp_factors(user.id).await? {
+        if factor.confirmed_at.is_none() {
+            continue;
+        }
+        let secret = services.keys.open(&factor.secret, &totp_seal_context(user.id))?;
+        let totp = Totp::new(&crate::otp::Secret::from_bytes(&secret)?, factor.params)?;
+        if let Some(matched) = totp.verify(code, now, 1, factor.clock_offset, factor.last_step) {
+            // A concurrent request that used the same step wins alone; this one is then a replay.
+            return Ok(services
+                .store
+                .consume_totp_step(factor.id, matched.step, matched.clock_offset, now)
+                .await?);
+        }
+    }
+    Ok(false)
+}
+
+/// A YubiKey OTP of a key registered to the user.
+async fn check_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    otp: &YubikeyOtp,
+) -> Result<bool, Failure> {
+    let registered = services.store.find_yubikey(otp.public_id()).await?;
+    if registered.and_then(|key| key.user_id) != Some(user.id) {
+        return Ok(false);
+    }
+    match services.judge_yubikey_otp(otp).await? {
+        YubikeyJudgement::Accepted => Ok(true),
+        YubikeyJudgement::Replayed | YubikeyJudgement::Invalid => Ok(false),
+        YubikeyJudgement::Uncheckable => Err(Failure::Refused(
+            "This YubiKey cannot be checked: its secret was not imported and YubiCloud is not configured."
+                .into(),
+        )),
+    }
+}

@@ -1,0 +1,174 @@
+//! Enrolling a TOTP app from the e-mailed link: the page asks for the user's password (unless they are
+//! logged in as that user), shows the QR code of a new secret, and confirms it with the first code.
+//! The user then sees their recovery codes, once.
+
+use super::{Failure, Origin, Services, actor};
+use crate::account::Account;
+use crate::factor::{TotpFactor, totp_seal_context};
+use crate::invitation::{Invitation, Purpose};
+use crate::mail::Mailer;
+use crate::otp::{Code, OtpAuthUri, Secret, Totp, TotpParams};
+use crate::ports::PasswordHasher;
+use crate::session::{Session, Stage};
+use crate::store::Store;
+use crate::token::{Token, TokenHash};
+use crate::user::User;
+
+/// Recovery codes: 80 random bits each, written as 16 base32 characters in groups of four.
+pub(crate) const RECOVERY_CODE_CHARS: usize = 16;
+const RECOVERY_CODES: usize = 10;
+const EXPIRED: &str = "This link has expired or was already used. Ask your administrator for a new one.";
+
+/// What the enrollment page is about.
+#[derive(Debug, Clone)]
+pub struct EnrollmentPage {
+    pub invitation: Invitation,
+    pub user: User,
+    pub account: Account,
+}
+
+/// The secret to show: as a URI (for the QR code) and grouped for typing by hand.
+#[derive(Debug)]
+pub struct EnrollmentSecret {
+    pub uri: OtpAuthUri,
+    pub grouped: String,
+}
+
+/// A finished enrollment: the recovery codes to show once, and the session's new token.
+#[derive(Debug)]
+pub struct Enrolled {
+    pub recovery_codes: Vec<String>,
+    pub token: Token,
+}
+
+/// Lower case, without the dashes and spaces people type.
+pub(crate) fn normalize_recovery_code(typed: &str) -> String {
+    typed.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// Resolves an enrollment link; expired, used and voided links are refused with one message.
+pub async fn open_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    token: &Token,
+) -> Result<EnrollmentPage, Failure> {
+    let invitation = services.store.find_open_invitation(&token.hash(), services.now()).await?;
+    let invitation =
+        invitation.filter(|i| i.purpose == Purpose::Enrollment).ok_or(Failure::Refused(EXPIRED.into()))?;
+    let user = services.store.find_user(invitation.user_id).await?.ok_or(Failure::NotFound)?;
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    Ok(EnrollmentPage { invitation, user, account })
+}
+
+/// The password step of the enrollment page: e-mail access alone binds nothing. Starts a session for the
+/// user that is good only for finishing the enrollment (its second factor is still owed).
+pub async fn confirm_enrollment_password<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    page: &EnrollmentPage,
+    password: &str,
+    origin: &Origin,
+) -> Result<Token, Failure> {
+    let outcome = super::log_in(services, page.user.email.as_str(), password, origin).await?;
+    Ok(outcome.token)
+}
+
+/// The secret shown on the page: the pending factor made since the link was sent (so reloading the page
+/// shows the same QR code), or a new one.
+pub async fn begin_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    page: &EnrollmentPage,
+) -> Result<EnrollmentSecret, Failure> {
+    let context = totp_seal_context(page.user.id);
+    let pending = pending_factor(services, page).await?;
+    let secret = match pending {
+        Some(factor) => Secret::from_bytes(&services.keys.open(&factor.secret, &context)?)?,
+        None => {
+            let secret = Secret::generate(&mut services.rng());
+            let sealed = services.keys.seal(secret.as_bytes(), &context, &mut services.rng())?;
+            services
+                .store
+                .insert_totp_factor(page.user.id, &sealed, TotpParams::default(), services.now())
+                .await?;
+            secret
+        }
+    };
+    let grouped = secret.to_base32_grouped();
+    let uri = OtpAuthUri::new(
+        Some(&services.settings.issuer),
+        page.user.email.as_str(),
+        secret,
+        TotpParams::default(),
+    )?;
+    Ok(EnrollmentSecret { uri, grouped })
+}
+
+async fn pending_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    page: &EnrollmentPage,
+) -> Result<Option<TotpFactor>, Failure> {
+    let factors = services.store.totp_factors(page.user.id).await?;
+    Ok(factors.into_iter().find(|f| f.confirmed_at.is_none() && f.created_at >= page.invitation.created_at))
+}
+
+/// "Verify": the first code confirms the pending factor (and counts as used), the link is used up, and the
+/// user gets fresh recovery codes.
+pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    page: &EnrollmentPage,
+    session: &Session,
+    typed: &str,
+    origin: &Origin,
+) -> Result<Enrolled, Failure> {
+    if session.user_id != page.user.id {
+        return Err(Failure::Forbidden);
+    }
+    let now = services.now();
+    let code = Code::parse(typed)?;
+    let factor = pending_factor(services, page).await?.ok_or(Failure::Refused(EXPIRED.into()))?;
+    let secret = services.keys.open(&factor.secret, &totp_seal_context(page.user.id))?;
+    let totp = Totp::new(&Secret::from_bytes(&secret)?, factor.params)?;
+    let matched = totp.verify(code, now, 1, 0, None).ok_or_else(|| {
+        Failure::Refused(
+            "That code is not right. Check that the app shows Keyward, and type its current code.".into(),
+        )
+    })?;
+    if !services.store.consume_totp_step(factor.id, matched.step, matched.clock_offset, now).await? {
+        return Err(Failure::Refused("That code was already used. Wait for the next one.".into()));
+    }
+    if !services.store.close_invitation(page.invitation.id, now).await? {
+        return Err(Failure::Refused(EXPIRED.into()));
+    }
+    let (recovery_codes, hashes) = recovery_codes(services);
+    services.store.replace_recovery_codes(page.user.id, &hashes).await?;
+    let token = Token::generate(16, &mut services.rng());
+    services.store.rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now).await?;
+    services
+        .audit(
+            &actor(&page.user),
+            format!("user:{}", page.user.id),
+            "totp.enrolled",
+            origin,
+            format!("factor {}", factor.id),
+        )
+        .await?;
+    Ok(Enrolled { recovery_codes, token })
+}
+
+fn recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+) -> (Vec<String>, Vec<TokenHash>) {
+    let mut rng = services.rng();
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut bytes = [0u8; 10];
+            rand_core::Rng::fill_bytes(&mut rng, &mut bytes);
+            let code = data_encoding::BASE32_NOPAD.encode(&bytes).to_ascii_lowercase();
+            let hash = Token::from_presented(&code).hash();
+            let shown = code
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>();
+            (shown.join("-"), hash)
+        })
+        .unzip()
+}

@@ -1,0 +1,177 @@
+//! The use cases: what people do with Keyward, one function each, written against the ports (store,
+//! mailer, password hasher, clock, entropy). Web handlers extract input, call one of these, and render.
+
+mod auth;
+mod enrollment;
+mod mails;
+mod people;
+mod two_factor;
+
+use std::sync::Arc;
+
+pub use auth::{
+    LoginOutcome, SecondFactorOutcome, current_session, log_in, log_out, prove_second_factor, sign_up,
+};
+pub use enrollment::{
+    Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
+    finish_enrollment, open_enrollment,
+};
+pub use people::{
+    PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link, set_password,
+    users_overview,
+};
+pub use two_factor::{
+    Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,
+    remove_yubikey, send_enrollment,
+};
+
+use crate::UnixTime;
+use crate::audit::NewAuditEvent;
+use crate::mail::{MailError, Mailer};
+use crate::ports::{Clock, CloudValidator, CloudVerdict, Entropy, EntropyRng, PasswordHasher};
+use crate::seal::KeyRing;
+use crate::store::{Store, StoreError};
+use crate::user::User;
+use crate::validate::{Rejection, check_local_yubikey_otp};
+use crate::yubico::YubikeyOtp;
+
+/// Settings the use cases need from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where people reach Keyward, without a trailing slash; links in e-mails start with it.
+    pub public_url: String,
+    /// The issuer shown in authenticator apps.
+    pub issuer: String,
+    /// How long an enrollment link stays valid (72 hours by default).
+    pub enrollment_link_secs: u64,
+    /// How long a password link stays valid (1 hour).
+    pub password_link_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            public_url: "http://127.0.0.1:8080".into(),
+            issuer: "Keyward".into(),
+            enrollment_link_secs: 72 * 3600,
+            password_link_secs: 3600,
+        }
+    }
+}
+
+/// Everything a use case may touch.
+pub struct Services<S, M, H> {
+    pub store: S,
+    pub mailer: M,
+    pub hasher: H,
+    pub keys: KeyRing,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    /// YubiCloud validation for keys whose secret was not imported; `None` when not configured.
+    pub cloud: Option<Arc<dyn CloudValidator>>,
+}
+
+impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
+    pub(crate) fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn rng(&self) -> EntropyRng<'_> {
+        EntropyRng(&*self.entropy)
+    }
+
+    /// Appends an audit event; every 2FA state change, factor change and operator action goes through here.
+    pub(crate) async fn audit(
+        &self,
+        actor: &str,
+        target: String,
+        action: &str,
+        origin: &Origin,
+        detail: String,
+    ) -> Result<(), Failure> {
+        let event = NewAuditEvent {
+            at: self.now(),
+            actor: actor.to_owned(),
+            target,
+            action: action.to_owned(),
+            ip: origin.ip.clone(),
+            detail,
+        };
+        self.store.append_audit(event).await?;
+        Ok(())
+    }
+}
+
+/// How a YubiKey OTP was judged, locally or by YubiCloud.
+pub(crate) enum YubikeyJudgement {
+    Accepted,
+    /// A valid OTP that was already used.
+    Replayed,
+    /// Not an OTP of this key (or of any key the server knows).
+    Invalid,
+    /// Neither the key's secret nor YubiCloud is available to check it.
+    Uncheckable,
+}
+
+impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
+    /// Checks an OTP locally when the key's secret was imported, else through YubiCloud when configured.
+    pub(crate) async fn judge_yubikey_otp(&self, otp: &YubikeyOtp) -> Result<YubikeyJudgement, Failure> {
+        match check_local_yubikey_otp(&self.store, &self.keys, otp).await? {
+            Ok(_) => Ok(YubikeyJudgement::Accepted),
+            Err(Rejection::UnknownKey(_) | Rejection::NotLocal(_)) => {
+                let Some(cloud) = &self.cloud else { return Ok(YubikeyJudgement::Uncheckable) };
+                let verdict = cloud.validate(otp).await.map_err(|error| {
+                    Failure::Refused(format!(
+                        "YubiCloud could not check the OTP: {error}. Try again in a moment."
+                    ))
+                })?;
+                Ok(match verdict {
+                    CloudVerdict::Valid => YubikeyJudgement::Accepted,
+                    CloudVerdict::Replayed => YubikeyJudgement::Replayed,
+                    CloudVerdict::Invalid => YubikeyJudgement::Invalid,
+                })
+            }
+            Err(Rejection::Replayed) => Ok(YubikeyJudgement::Replayed),
+            Err(Rejection::Invalid(_)) => Ok(YubikeyJudgement::Invalid),
+        }
+    }
+}
+
+/// Where a request came from, for throttles and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+}
+
+/// How a person is named in the audit log.
+pub(crate) fn actor(user: &User) -> String {
+    format!("user:{}:{}", user.id, user.email)
+}
+
+/// Why a use case did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A refusal to show the person as it is (a wrong password, a wrong code, an expired link).
+    #[error("{0}")]
+    Refused(String),
+    /// Malformed input, described for the person.
+    #[error(transparent)]
+    Invalid(#[from] crate::Error),
+    /// The thing asked for does not exist (or is not the asker's to see).
+    #[error("not found")]
+    NotFound,
+    /// The asker may not do this.
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// A sensitive change: a second factor must be proven first (within the last 5 minutes).
+    #[error("confirm with your second factor first")]
+    StepUpRequired,
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many attempts: try again in {0} seconds")]
+    Throttled(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+}

@@ -1,0 +1,175 @@
+//! The account's people: the "Users & Security" overview, adding users, and passwords set or reset from
+//! an e-mailed link (a reset never bypasses the second factor: it only changes the password).
+
+use super::{Failure, Origin, Services, actor, mails};
+use crate::UnixTime;
+use crate::invitation::{Invitation, Purpose};
+use crate::mail::Mailer;
+use crate::password::Password;
+use crate::ports::PasswordHasher;
+use crate::store::Store;
+use crate::throttle::{self, Admission, ThrottlePolicy};
+use crate::token::Token;
+use crate::user::{Email, Role, User};
+use crate::yubico::PublicId;
+
+/// A user's two-factor state as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TwoFactorStatus {
+    NotInvited,
+    /// An enrollment e-mail went out on this date and was not used yet.
+    Invited {
+        at: UnixTime,
+    },
+    Enrolled {
+        totp: bool,
+        yubikeys: Vec<PublicId>,
+    },
+}
+
+/// One row of "Users & Security".
+#[derive(Debug, Clone)]
+pub struct UserOverview {
+    pub user: User,
+    pub status: TwoFactorStatus,
+}
+
+/// An open password link and whose it is.
+#[derive(Debug, Clone)]
+pub struct PasswordLink {
+    pub invitation: Invitation,
+    pub user: User,
+}
+
+pub(crate) fn require_admin(user: &User) -> Result<(), Failure> {
+    if user.role == Role::Admin { Ok(()) } else { Err(Failure::Forbidden) }
+}
+
+/// The admin's own account's users, each with their two-factor state.
+pub async fn users_overview<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+) -> Result<Vec<UserOverview>, Failure> {
+    require_admin(admin)?;
+    let mut rows = Vec::new();
+    for user in services.store.list_users(admin.account_id).await? {
+        let status = two_factor_status(services, &user).await?;
+        rows.push(UserOverview { user, status });
+    }
+    Ok(rows)
+}
+
+pub(crate) async fn two_factor_status<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<TwoFactorStatus, Failure> {
+    let totp = services.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some());
+    let yubikeys: Vec<PublicId> =
+        services.store.yubikeys_of(user.id).await?.into_iter().map(|k| k.public_id).collect();
+    if totp || !yubikeys.is_empty() {
+        return Ok(TwoFactorStatus::Enrolled { totp, yubikeys });
+    }
+    let invitation = services.store.latest_invitation(user.id, Purpose::Enrollment).await?;
+    Ok(match invitation {
+        Some(invitation) if invitation.is_open(services.now()) => {
+            TwoFactorStatus::Invited { at: invitation.created_at }
+        }
+        _ => TwoFactorStatus::NotInvited,
+    })
+}
+
+/// Sends a link of `purpose` to `user`, voiding the user's earlier link of the same purpose.
+pub(crate) async fn send_link<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    purpose: Purpose,
+    lifetime_secs: u64,
+) -> Result<String, Failure> {
+    let now = services.now();
+    let token = Token::generate(32, &mut services.rng());
+    let expires = UnixTime(now.seconds().saturating_add(lifetime_secs));
+    services.store.insert_invitation(user.id, purpose, &token.hash(), now, expires).await?;
+    let path = match purpose {
+        Purpose::Enrollment => "enroll",
+        Purpose::SetPassword | Purpose::ResetPassword => "password",
+    };
+    Ok(format!("{}/{path}/{}", services.settings.public_url, token.as_str()))
+}
+
+/// Adds a user to the admin's account and e-mails them a link to choose their password.
+pub async fn add_user<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    email: &str,
+    origin: &Origin,
+) -> Result<User, Failure> {
+    require_admin(admin)?;
+    let email = Email::parse(email)?;
+    let user = services.store.insert_user(admin.account_id, &email, Role::User, None, services.now()).await?;
+    let link =
+        send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
+    let account = super::two_factor::account_of(services, admin).await?;
+    services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
+    services
+        .audit(&actor(admin), format!("user:{}:{}", user.id, user.email), "user.added", origin, String::new())
+        .await?;
+    Ok(user)
+}
+
+/// "Forgot password": e-mails a reset link when the address is known, and answers the same either way.
+pub async fn forgot_password<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    email: &str,
+) -> Result<(), Failure> {
+    let Ok(email) = Email::parse(email) else { return Ok(()) };
+    // Throttled like password guesses, so the form cannot be used to flood someone's mailbox.
+    let key = format!("reset:email:{email}");
+    if let Admission::Wait(seconds) =
+        throttle::admit(&services.store, &key, ThrottlePolicy::PASSWORD, services.now()).await?
+    {
+        return Err(Failure::Throttled(seconds));
+    }
+    if let Some(user) = services.store.find_user_by_email(&email).await? {
+        let link =
+            send_link(services, &user, Purpose::ResetPassword, services.settings.password_link_secs).await?;
+        services.mailer.send(&mails::reset_password(&user.email, &link)).await?;
+    }
+    Ok(())
+}
+
+/// Resolves a password link (a new user's first password, or a reset).
+pub async fn open_password_link<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    token: &Token,
+) -> Result<PasswordLink, Failure> {
+    let invitation = services.store.find_open_invitation(&token.hash(), services.now()).await?;
+    let invitation = invitation
+        .filter(|i| matches!(i.purpose, Purpose::SetPassword | Purpose::ResetPassword))
+        .ok_or_else(|| Failure::Refused("This link has expired or was already used.".into()))?;
+    let user = services.store.find_user(invitation.user_id).await?.ok_or(Failure::NotFound)?;
+    Ok(PasswordLink { invitation, user })
+}
+
+/// Sets the password from a link, once. Every session of the user ends; the next login asks for the
+/// second factor as before.
+pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    token: &Token,
+    password: &str,
+    origin: &Origin,
+) -> Result<User, Failure> {
+    let link = open_password_link(services, token).await?;
+    let password = Password::parse(password)?;
+    let hash = services.hasher.hash(password).await?;
+    if !services.store.close_invitation(link.invitation.id, services.now()).await? {
+        return Err(Failure::Refused("This link has expired or was already used.".into()));
+    }
+    services.store.set_password(link.user.id, &hash).await?;
+    services.store.delete_sessions_of(link.user.id, None).await?;
+    let action =
+        if link.invitation.purpose == Purpose::ResetPassword { "password.reset" } else { "password.set" };
+    services
+        .audit(&actor(&link.user), format!("user:{}", link.user.id), action, origin, String::new())
+        .await?;
+    Ok(link.user)
+}

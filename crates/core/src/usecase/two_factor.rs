@@ -1,0 +1,262 @@
+//! "Configure two-factor authentication": methods and policy, enrollment e-mails, YubiKey registration,
+//! activation and deactivation. Sensitive changes need a second factor proven in the last 5 minutes.
+
+use super::people::{TwoFactorStatus, require_admin, send_link, two_factor_status};
+use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
+use crate::account::{Account, Activation, DisablePolicy, Methods};
+use crate::factor::Yubikey;
+use crate::ids::UserId;
+use crate::invitation::Purpose;
+use crate::mail::Mailer;
+use crate::ports::PasswordHasher;
+use crate::session::Session;
+use crate::store::Store;
+use crate::user::User;
+use crate::yubico::{PublicId, YubikeyOtp};
+
+fn is_enrolled(status: &TwoFactorStatus) -> bool {
+    matches!(status, TwoFactorStatus::Enrolled { .. })
+}
+
+pub(crate) async fn account_of<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<Account, Failure> {
+    services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)
+}
+
+fn require_fresh_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+) -> Result<(), Failure> {
+    if session.has_fresh_second_factor(services.now()) { Ok(()) } else { Err(Failure::StepUpRequired) }
+}
+
+/// A user of the admin's own account; anyone else is "not found".
+async fn user_in_account<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    user_id: UserId,
+) -> Result<User, Failure> {
+    let user = services.store.find_user(user_id).await?;
+    user.filter(|user| user.account_id == admin.account_id).ok_or(Failure::NotFound)
+}
+
+/// "Save changes": the methods and the disable policy. Once 2FA is active, changing them needs a fresh
+/// second factor.
+pub async fn configure_two_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    session: &Session,
+    methods: Methods,
+    policy: &str,
+    origin: &Origin,
+) -> Result<Account, Failure> {
+    require_admin(admin)?;
+    if !methods.totp && !methods.yubikey {
+        return Err(Failure::Refused("Choose at least one method: TOTP apps, YubiKey, or both.".into()));
+    }
+    let policy = DisablePolicy::parse(policy)?;
+    let account = account_of(services, admin).await?;
+    let changed = account.methods != methods || account.disable_policy.as_ref() != Some(&policy);
+    if account.activation.is_some() && changed {
+        require_fresh_second_factor(services, session)?;
+    }
+    services.store.update_two_factor_settings(account.id, methods, &policy).await?;
+    let detail = format!("totp={} yubikey={}", methods.totp, methods.yubikey);
+    services
+        .audit(&actor(admin), format!("account:{}", account.id), "two_factor.configured", origin, detail)
+        .await?;
+    account_of(services, admin).await
+}
+
+/// Whom to send enrollment e-mails to.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipients {
+    One(UserId),
+    /// Every user of the account who has no factor yet.
+    NotEnrolled,
+}
+
+/// E-mails enrollment links (a new link voids the user's earlier one); returns how many went out.
+pub async fn send_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    recipients: Recipients,
+    origin: &Origin,
+) -> Result<usize, Failure> {
+    require_admin(admin)?;
+    let account = account_of(services, admin).await?;
+    if !account.methods.totp {
+        return Err(Failure::Refused("Turn on \"TOTP apps on your smartphone\" first.".into()));
+    }
+    let users = match recipients {
+        Recipients::One(id) => vec![user_in_account(services, admin, id).await?],
+        Recipients::NotEnrolled => {
+            let mut users = Vec::new();
+            for user in services.store.list_users(account.id).await? {
+                if !is_enrolled(&two_factor_status(services, &user).await?) {
+                    users.push(user);
+                }
+            }
+            users
+        }
+    };
+    for user in &users {
+        email_enrollment(services, &account, user).await?;
+        services
+            .audit(
+                &actor(admin),
+                format!("user:{}:{}", user.id, user.email),
+                "totp.enrollment_sent",
+                origin,
+                String::new(),
+            )
+            .await?;
+    }
+    Ok(users.len())
+}
+
+async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account: &Account,
+    user: &User,
+) -> Result<(), Failure> {
+    let lifetime = services.settings.enrollment_link_secs;
+    let link = send_link(services, user, Purpose::Enrollment, lifetime).await?;
+    services
+        .mailer
+        .send(&mails::enrollment(&user.email, account.name.as_str(), &link, lifetime / 3600))
+        .await?;
+    Ok(())
+}
+
+/// "Register": binds the key that typed `otp` to the user, after checking the OTP.
+pub async fn register_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    user_id: UserId,
+    otp: &str,
+    origin: &Origin,
+) -> Result<Yubikey, Failure> {
+    require_admin(admin)?;
+    let account = account_of(services, admin).await?;
+    if !account.methods.yubikey {
+        return Err(Failure::Refused("Turn on \"YubiKey\" first.".into()));
+    }
+    let user = user_in_account(services, admin, user_id).await?;
+    let otp = YubikeyOtp::parse(otp)?;
+    match services.judge_yubikey_otp(&otp).await? {
+        YubikeyJudgement::Accepted => {}
+        YubikeyJudgement::Uncheckable => {
+            return Err(Failure::Refused(
+                "This YubiKey cannot be checked: its secret has not been imported (keyward yubikey import) \
+                 and YubiCloud validation is not configured (KEYWARD_YUBICLOUD_CLIENT_ID)."
+                    .into(),
+            ));
+        }
+        YubikeyJudgement::Replayed => {
+            return Err(Failure::Refused("That OTP was already used: touch the key again.".into()));
+        }
+        YubikeyJudgement::Invalid => {
+            return Err(Failure::Refused("That OTP is not valid for this key.".into()));
+        }
+    }
+    let key = services.store.register_yubikey(otp.public_id(), user.id, services.now()).await?;
+    let target = format!("user:{}:{}", user.id, user.email);
+    services
+        .audit(&actor(admin), target, "yubikey.registered", origin, key.public_id.as_str().to_owned())
+        .await?;
+    Ok(key)
+}
+
+/// Removes a key from its user; needs a fresh second factor, and ends the user's other sessions.
+pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    session: &Session,
+    public_id: &str,
+    origin: &Origin,
+) -> Result<(), Failure> {
+    require_admin(admin)?;
+    require_fresh_second_factor(services, session)?;
+    let public_id = PublicId::parse(public_id)?;
+    let key = services.store.find_yubikey(&public_id).await?.ok_or(Failure::NotFound)?;
+    let owner = user_in_account(services, admin, key.user_id.ok_or(Failure::NotFound)?).await?;
+    services.store.unregister_yubikey(key.id).await?;
+    let keep = (owner.id == admin.id).then_some(&session.id_hash);
+    services.store.delete_sessions_of(owner.id, keep).await?;
+    let target = format!("user:{}:{}", owner.id, owner.email);
+    services.audit(&actor(admin), target, "yubikey.removed", origin, public_id.as_str().to_owned()).await?;
+    Ok(())
+}
+
+/// The users who have no factor yet: "Activate" lists them on its "Confirm" page.
+pub async fn activation_preview<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+) -> Result<Vec<User>, Failure> {
+    require_admin(admin)?;
+    let mut without = Vec::new();
+    for user in services.store.list_users(admin.account_id).await? {
+        if !is_enrolled(&two_factor_status(services, &user).await?) {
+            without.push(user);
+        }
+    }
+    Ok(without)
+}
+
+/// "Confirm" after "Activate": from now on every login of the account asks for a one-time password. Users
+/// without a factor get a fresh enrollment e-mail (when TOTP is on) and cannot finish a login until enrolled.
+pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    origin: &Origin,
+) -> Result<Vec<User>, Failure> {
+    let account = account_of(services, admin).await?;
+    require_admin(admin)?;
+    if account.disable_policy.is_none() {
+        return Err(Failure::Refused(
+            "Configure two-factor authentication first: choose a method and write the policy.".into(),
+        ));
+    }
+    let without = activation_preview(services, admin).await?;
+    services.store.set_activation(account.id, Some(Activation { by: admin.id, at: services.now() })).await?;
+    if account.methods.totp {
+        for user in &without {
+            email_enrollment(services, &account, user).await?;
+        }
+    }
+    let detail = format!("{} users without a factor", without.len());
+    services
+        .audit(&actor(admin), format!("account:{}", account.id), "two_factor.activated", origin, detail)
+        .await?;
+    Ok(without)
+}
+
+/// "Confirm" after "Deactivate": needs a fresh second factor; ends every other session of the account.
+pub async fn deactivate<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    session: &Session,
+    origin: &Origin,
+) -> Result<(), Failure> {
+    require_admin(admin)?;
+    require_fresh_second_factor(services, session)?;
+    let account = account_of(services, admin).await?;
+    services.store.set_activation(account.id, None).await?;
+    for user in services.store.list_users(account.id).await? {
+        let keep = (user.id == admin.id).then_some(&session.id_hash);
+        services.store.delete_sessions_of(user.id, keep).await?;
+    }
+    services
+        .audit(
+            &actor(admin),
+            format!("account:{}", account.id),
+            "two_factor.deactivated",
+            origin,
+            String::new(),
+        )
+        .await?;
+    Ok(())
+}

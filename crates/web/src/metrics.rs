@@ -1,0 +1,403 @@
+//! Prometheus metrics at `/metrics`, in the text exposition format (version 0.0.4).
+//!
+//! Rendered by hand rather than with the `prometheus` crate: the handful of series we keep have labels
+//! drawn from small enums and the router's route templates, so fixed arrays of atomics and one map
+//! cover them; building the registry cannot fail (no `register(..)?` in `app()`), and the crate graph
+//! gains nothing. The format is simple and tested below, line by line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Extension, MatchedPath, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Where the metrics are served.
+pub const PATH: &str = "/metrics";
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The route label of requests that matched no route: one series for all of them, so scanners probing
+/// random paths cannot create unbounded series.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Upper bounds of the latency buckets, in seconds: fine-grained around the 10 ms OTP target, coarse
+/// up to the seconds a slow password hash under load may take.
+pub const LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Which factor an OTP verification was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpMethod {
+    Totp,
+    Yubikey,
+    RecoveryCode,
+}
+
+impl OtpMethod {
+    const ALL: [OtpMethod; 3] = [OtpMethod::Totp, OtpMethod::Yubikey, OtpMethod::RecoveryCode];
+    fn label(self) -> &'static str {
+        match self {
+            OtpMethod::Totp => "totp",
+            OtpMethod::Yubikey => "yubikey",
+            OtpMethod::RecoveryCode => "recovery_code",
+        }
+    }
+}
+
+/// How an OTP verification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpResult {
+    /// The code was right and had not been used.
+    Accepted,
+    /// The code was wrong (or malformed, or for another key).
+    Rejected,
+    /// The code was right but already used (a replay).
+    Replayed,
+    /// Not checked: the user is throttled.
+    Throttled,
+}
+
+impl OtpResult {
+    const ALL: [OtpResult; 4] =
+        [OtpResult::Accepted, OtpResult::Rejected, OtpResult::Replayed, OtpResult::Throttled];
+    fn label(self) -> &'static str {
+        match self {
+            OtpResult::Accepted => "accepted",
+            OtpResult::Rejected => "rejected",
+            OtpResult::Replayed => "replayed",
+            OtpResult::Throttled => "throttled",
+        }
+    }
+}
+
+/// How a password login attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginResult {
+    /// Signed in; no second factor needed.
+    Success,
+    /// The password was right; a second factor is owed.
+    SecondFactorRequired,
+    /// Wrong password or unknown user (one result: the page does not tell them apart either).
+    Failed,
+    /// Not checked: the username or the client address is throttled.
+    Throttled,
+}
+
+impl LoginResult {
+    const ALL: [LoginResult; 4] = [
+        LoginResult::Success,
+        LoginResult::SecondFactorRequired,
+        LoginResult::Failed,
+        LoginResult::Throttled,
+    ];
+    fn label(self) -> &'static str {
+        match self {
+            LoginResult::Success => "success",
+            LoginResult::SecondFactorRequired => "second_factor_required",
+            LoginResult::Failed => "failed",
+            LoginResult::Throttled => "throttled",
+        }
+    }
+}
+
+/// How sending an e-mail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailResult {
+    Sent,
+    Failed,
+}
+
+impl MailResult {
+    const ALL: [MailResult; 2] = [MailResult::Sent, MailResult::Failed];
+    fn label(self) -> &'static str {
+        match self {
+            MailResult::Sent => "sent",
+            MailResult::Failed => "failed",
+        }
+    }
+}
+
+/// Counts per status and a latency histogram for one route.
+#[derive(Debug, Default)]
+struct RouteStats {
+    by_status: BTreeMap<u16, u64>,
+    /// Non-cumulative counts per bucket of [`LATENCY_BUCKETS`]; the last slot is `+Inf`.
+    buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    sum_seconds: f64,
+    count: u64,
+}
+
+/// The process's metrics. Cheap to bump from any handler; shared as `Arc<Metrics>`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Keyed by route template: bounded by the router, not by what clients send.
+    routes: Mutex<BTreeMap<String, RouteStats>>,
+    otp: [[AtomicU64; 4]; 3],
+    logins: [AtomicU64; 4],
+    emails: [AtomicU64; 2],
+}
+
+impl Metrics {
+    /// Records one answered request.
+    pub fn record_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket =
+            LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len());
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let stats = match routes.get_mut(route) {
+            Some(stats) => stats,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        *stats.by_status.entry(status).or_default() += 1;
+        if let Some(slot) = stats.buckets.get_mut(bucket) {
+            *slot += 1;
+        }
+        stats.sum_seconds += seconds;
+        stats.count += 1;
+    }
+
+    /// Records one OTP verification.
+    pub fn record_otp(&self, method: OtpMethod, result: OtpResult) {
+        self.otp[method as usize][result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one password login attempt.
+    pub fn record_login(&self, result: LoginResult) {
+        self.logins[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one e-mail handed to the mailer.
+    pub fn record_email(&self, result: MailResult) {
+        self.emails[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Everything, in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        // Writing to a String cannot fail; the results are ignored for that reason.
+        let _ = self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+
+        family(
+            out,
+            "keyward_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route template and status.",
+        )?;
+        for (route, stats) in routes.iter() {
+            for (status, count) in &stats.by_status {
+                writeln!(
+                    out,
+                    "keyward_http_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
+                    escape(route)
+                )?;
+            }
+        }
+
+        let name = "keyward_http_request_duration_seconds";
+        family(out, name, "histogram", "Time to answer HTTP requests, by route template.")?;
+        for (route, stats) in routes.iter() {
+            let route = escape(route);
+            let mut cumulative = 0;
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(stats.buckets.iter()) {
+                cumulative += count;
+                writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}")?;
+            }
+            writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", stats.count)?;
+            writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", stats.sum_seconds)?;
+            writeln!(out, "{name}_count{{route=\"{route}\"}} {}", stats.count)?;
+        }
+        drop(routes);
+
+        family(
+            out,
+            "keyward_otp_verifications_total",
+            "counter",
+            "One-time password verifications, by factor and result.",
+        )?;
+        for method in OtpMethod::ALL {
+            for result in OtpResult::ALL {
+                let count = self.otp[method as usize][result as usize].load(Ordering::Relaxed);
+                writeln!(
+                    out,
+                    "keyward_otp_verifications_total{{method=\"{}\",result=\"{}\"}} {count}",
+                    method.label(),
+                    result.label()
+                )?;
+            }
+        }
+
+        family(out, "keyward_login_attempts_total", "counter", "Password login attempts, by result.")?;
+        for result in LoginResult::ALL {
+            let count = self.logins[result as usize].load(Ordering::Relaxed);
+            writeln!(out, "keyward_login_attempts_total{{result=\"{}\"}} {count}", result.label())?;
+        }
+
+        family(out, "keyward_emails_total", "counter", "E-mails handed to the mailer, by result.")?;
+        for result in MailResult::ALL {
+            let count = self.emails[result as usize].load(Ordering::Relaxed);
+            writeln!(out, "keyward_emails_total{{result=\"{}\"}} {count}", result.label())?;
+        }
+        Ok(())
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) -> std::fmt::Result {
+    writeln!(out, "# HELP {name} {help}")?;
+    writeln!(out, "# TYPE {name} {kind}")
+}
+
+/// Label values escape backslash, double quote and line feed.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Middleware (`from_fn_with_state(metrics, track)`): counts and times each request by its route
+/// template, and makes the metrics available to handlers as `Extension<Arc<Metrics>>`.
+pub async fn track(
+    axum::extract::State(metrics): axum::extract::State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |path| path.as_str().to_owned());
+    request.extensions_mut().insert(Arc::clone(&metrics));
+    // A monotonic clock measures durations; it is not the wall clock the domain must not read.
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.record_request(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn serve(Extension(metrics): Extension<Arc<Metrics>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn lines(text: &str) -> Vec<&str> {
+        text.lines().collect()
+    }
+
+    #[test]
+    fn counters_render_with_help_type_and_labels() {
+        let metrics = Metrics::default();
+        metrics.record_otp(OtpMethod::Totp, OtpResult::Accepted);
+        metrics.record_otp(OtpMethod::Totp, OtpResult::Accepted);
+        metrics.record_otp(OtpMethod::Yubikey, OtpResult::Replayed);
+        metrics.record_login(LoginResult::Failed);
+        metrics.record_email(MailResult::Sent);
+        let text = metrics.render();
+        let lines = lines(&text);
+        for expected in [
+            "# HELP keyward_otp_verifications_total One-time password verifications, by factor and result.",
+            "# TYPE keyward_otp_verifications_total counter",
+            "keyward_otp_verifications_total{method=\"totp\",result=\"accepted\"} 2",
+            "keyward_otp_verifications_total{method=\"totp\",result=\"rejected\"} 0",
+            "keyward_otp_verifications_total{method=\"yubikey\",result=\"replayed\"} 1",
+            "keyward_otp_verifications_total{method=\"recovery_code\",result=\"throttled\"} 0",
+            "# TYPE keyward_login_attempts_total counter",
+            "keyward_login_attempts_total{result=\"failed\"} 1",
+            "keyward_login_attempts_total{result=\"success\"} 0",
+            "keyward_emails_total{result=\"sent\"} 1",
+            "keyward_emails_total{result=\"failed\"} 0",
+            "# TYPE keyward_http_requests_total counter",
+            "# TYPE keyward_http_request_duration_seconds histogram",
+        ] {
+            assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(text.ends_with('\n'));
+        // Every sample line is `name{labels} value` with a numeric value.
+        for line in lines.iter().filter(|line| !line.starts_with('#')) {
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+
+    #[test]
+    fn histograms_are_cumulative_and_count_everything() {
+        let metrics = Metrics::default();
+        metrics.record_request("/login", 200, Duration::from_micros(800)); // ≤ 0.001
+        metrics.record_request("/login", 200, Duration::from_millis(7)); // ≤ 0.01
+        metrics.record_request("/login", 422, Duration::from_millis(10)); // ≤ 0.01 (bounds are inclusive)
+        metrics.record_request("/login", 429, Duration::from_secs(60)); // only +Inf
+        let text = metrics.render();
+        let lines = lines(&text);
+        for expected in [
+            "keyward_http_requests_total{route=\"/login\",status=\"200\"} 2",
+            "keyward_http_requests_total{route=\"/login\",status=\"422\"} 1",
+            "keyward_http_requests_total{route=\"/login\",status=\"429\"} 1",
+            "keyward_http_request_duration_seconds_bucket{route=\"/login\",le=\"0.001\"} 1",
+            "keyward_http_request_duration_seconds_bucket{route=\"/login\",le=\"0.005\"} 1",
+            "keyward_http_request_duration_seconds_bucket{route=\"/login\",le=\"0.01\"} 3",
+            "keyward_http_request_duration_seconds_bucket{route=\"/login\",le=\"30\"} 3",
+            "keyward_http_request_duration_seconds_bucket{route=\"/login\",le=\"+Inf\"} 4",
+            "keyward_http_request_duration_seconds_count{route=\"/login\"} 4",
+        ] {
+            assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
+        }
+        let sum = lines
+            .iter()
+            .find_map(|line| {
+                line.strip_prefix("keyward_http_request_duration_seconds_sum{route=\"/login\"} ")
+            })
+            .unwrap();
+        assert!((sum.parse::<f64>().unwrap() - 60.0178).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let metrics = Metrics::default();
+        metrics.record_request("/a\"b\\c\nd", 200, Duration::ZERO);
+        assert!(metrics.render().contains("route=\"/a\\\"b\\\\c\\nd\",status=\"200\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn the_middleware_counts_by_route_template_and_serves_the_text() {
+        let metrics = Arc::new(Metrics::default());
+        let router = Router::new()
+            .route("/users/{id}", get(|| async { "user" }))
+            .route(PATH, get(serve))
+            .layer(from_fn_with_state(Arc::clone(&metrics), track));
+        for path in ["/users/1", "/users/2", "/nope/1", "/nope/2"] {
+            router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        }
+        let response = router.oneshot(Request::get(PATH).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("keyward_http_requests_total{route=\"/users/{id}\",status=\"200\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keyward_http_requests_total{route=\"unmatched\",status=\"404\"} 2\n"),
+            "{text}"
+        );
+        assert!(!text.contains("/users/1"), "ids never become labels");
+        assert!(!text.contains("/nope"), "unmatched paths never become labels");
+    }
+}

@@ -1,0 +1,150 @@
+//! "Account" > "Users & Security": the account's users with their two-factor state, and adding users.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keyward_core::mail::Mailer;
+use keyward_core::store::Store;
+use keyward_core::usecase::{self, TwoFactorStatus, UserOverview};
+use keyward_core::user::Role;
+use serde::Deserialize;
+
+use super::{ClientOrigin, SharedState, Visitor, notice_or_error, visitor};
+use crate::errors::{AppError, AppResult};
+use crate::layout::{Notice, USERS_AND_SECURITY_PATH};
+use crate::session::{SessionForm, SessionToken};
+
+/// A user as the tables show them.
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub role: &'static str,
+    pub status: String,
+    pub yubikeys: Vec<String>,
+}
+
+impl UserRow {
+    pub fn from_overview(overview: &UserOverview) -> UserRow {
+        let status = match &overview.status {
+            TwoFactorStatus::NotInvited => "not invited".to_owned(),
+            TwoFactorStatus::Invited { at } => format!("invited on {}", date(at.seconds())),
+            TwoFactorStatus::Enrolled { totp, yubikeys } => {
+                let mut factors = Vec::new();
+                if *totp {
+                    factors.push("TOTP app".to_owned());
+                }
+                match yubikeys.len() {
+                    0 => {}
+                    1 => factors.push("YubiKey".to_owned()),
+                    n => factors.push(format!("{n} YubiKeys")),
+                }
+                format!("enrolled: {}", factors.join(", "))
+            }
+        };
+        let yubikeys = match &overview.status {
+            TwoFactorStatus::Enrolled { yubikeys, .. } => {
+                yubikeys.iter().map(|k| k.as_str().to_owned()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let role = match overview.user.role {
+            Role::Admin => "admin",
+            Role::User => "user",
+            Role::Operator => "operator",
+        };
+        UserRow { id: overview.user.id.0, email: overview.user.email.to_string(), role, status, yubikeys }
+    }
+}
+
+/// A Unix time as a calendar date (UTC), e.g. 2026-11-28 (Howard Hinnant's days-to-civil algorithm).
+pub fn date(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/users.html")]
+struct UsersPage {
+    layout: crate::layout::Layout,
+    csrf: String,
+    account_name: String,
+    active: bool,
+    rows: Vec<UserRow>,
+}
+
+async fn render<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+) -> AppResult<UsersPage> {
+    let overview = usecase::users_overview(&state.services, &visitor.user).await?;
+    let account =
+        state.services.store.find_account(visitor.user.account_id).await?.ok_or(AppError::NotFound)?;
+    let mut layout = visitor.layout("Users & Security", USERS_AND_SECURITY_PATH);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    Ok(UsersPage {
+        layout,
+        csrf: visitor.csrf(),
+        account_name: account.name.as_str().to_owned(),
+        active: account.activation.is_some(),
+        rows: overview.iter().map(UserRow::from_overview).collect(),
+    })
+}
+
+pub async fn users_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    Ok(render(&state, &visitor, None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AddUserForm {
+    email: String,
+}
+
+pub async fn add_user<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<AddUserForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let (status, notice) = match usecase::add_user(&state.services, &visitor.user, &form.email, &origin).await
+    {
+        Ok(user) => (
+            StatusCode::OK,
+            Notice::success(format!("{} was added and has been sent an e-mail.", user.email)),
+        ),
+        Err(usecase::Failure::Store(keyward_core::store::StoreError::Duplicate(_))) => {
+            (StatusCode::CONFLICT, Notice::error("That e-mail address already belongs to someone."))
+        }
+        Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
+    };
+    Ok((status, render(&state, &visitor, Some(notice)).await?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date;
+
+    #[test]
+    fn dates_are_calendar_dates() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(1_795_852_800), "2026-11-28");
+        assert_eq!(date(4_102_444_799), "2099-12-31");
+    }
+}

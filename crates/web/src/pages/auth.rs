@@ -1,0 +1,410 @@
+//! Sign-up, login (password, then one-time password), step-up, logout, and passwords from e-mailed links.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyward_core::mail::Mailer;
+use keyward_core::session::Stage;
+use keyward_core::store::Store;
+use keyward_core::token::Token;
+use keyward_core::usecase::{self, Failure};
+use keyward_core::user::Role;
+use serde::Deserialize;
+
+use super::{ClientOrigin, SharedState, notice_or_error, safe_next, see_other, visitor};
+use crate::errors::{AppError, AppResult};
+use crate::layout::{Layout, Notice};
+use crate::metrics::LoginResult;
+use crate::session::{PreLoginCsrf, PreLoginForm, SessionForm, SessionToken};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/signup.html")]
+struct SignUpPage {
+    layout: Layout,
+    csrf: String,
+    account_name: String,
+    email: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf: String,
+    email: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/otp.html")]
+struct OtpPage {
+    layout: Layout,
+    csrf: String,
+    heading: &'static str,
+    explanation: &'static str,
+    action: &'static str,
+    button: &'static str,
+    next: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/message.html")]
+pub(crate) struct MessagePage {
+    pub layout: Layout,
+    pub heading: String,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/forgot.html")]
+struct ForgotPage {
+    layout: Layout,
+    csrf: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/password.html")]
+struct PasswordPage {
+    layout: Layout,
+    csrf: String,
+    email: String,
+    token: String,
+}
+
+fn pre_login_csrf<S: Store, M: Mailer>(state: &SharedState<S, M>, headers: &HeaderMap) -> PreLoginCsrf {
+    PreLoginCsrf::for_request(&state.cookies, headers, &*state.services.entropy)
+}
+
+/// `/`: the signed-in person's start page, or the login page.
+pub async fn home<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    token: Option<SessionToken>,
+) -> AppResult<Response> {
+    let Some(SessionToken(token)) = token else { return Ok(see_other("/login")) };
+    let visitor = match visitor(&state, token).await {
+        Ok(visitor) => visitor,
+        Err(AppError::Unauthenticated) => return Ok(see_other("/login")),
+        Err(error) => return Err(error),
+    };
+    if visitor.user.role == Role::Admin {
+        return Ok(see_other(crate::layout::USERS_AND_SECURITY_PATH));
+    }
+    Ok(MessagePage {
+        layout: visitor.layout("Welcome", "/"),
+        heading: "You are logged in".into(),
+        paragraphs: vec![format!("You are logged in as {}.", visitor.user.email)],
+        link: None,
+    }
+    .into_response())
+}
+
+pub async fn sign_up_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+) -> Response {
+    let csrf = pre_login_csrf(&state, &headers);
+    let page = SignUpPage {
+        layout: Layout::public("Sign up"),
+        csrf: csrf.form_token.clone(),
+        account_name: String::new(),
+        email: String::new(),
+    };
+    (csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SignUpForm {
+    account_name: String,
+    email: String,
+    password: String,
+}
+
+pub async fn sign_up<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    PreLoginForm(form): PreLoginForm<SignUpForm>,
+) -> AppResult<Response> {
+    match usecase::sign_up(&state.services, &form.account_name, &form.email, &form.password, &origin).await {
+        Ok(outcome) => {
+            Ok((state.cookies.start_session(&outcome.token), see_other("/account/users")).into_response())
+        }
+        Err(Failure::Store(keyward_core::store::StoreError::Duplicate(_))) => Ok(sign_up_again(
+            &state,
+            &headers,
+            form,
+            Notice::error("That e-mail address already has an account. Log in instead."),
+        )),
+        Err(failure) => Ok(sign_up_again(&state, &headers, form, notice_or_error(failure)?)),
+    }
+}
+
+fn sign_up_again<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    headers: &HeaderMap,
+    form: SignUpForm,
+    notice: Notice,
+) -> Response {
+    let csrf = pre_login_csrf(state, headers);
+    let page = SignUpPage {
+        layout: Layout::public("Sign up").with_notice(notice),
+        csrf: csrf.form_token.clone(),
+        account_name: form.account_name,
+        email: form.email,
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response()
+}
+
+pub async fn login_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+) -> Response {
+    let csrf = pre_login_csrf(&state, &headers);
+    let page =
+        LoginPage { layout: Layout::public("Log in"), csrf: csrf.form_token.clone(), email: String::new() };
+    (csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
+pub async fn log_in<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    PreLoginForm(form): PreLoginForm<LoginForm>,
+) -> AppResult<Response> {
+    match usecase::log_in(&state.services, &form.email, &form.password, &origin).await {
+        Ok(outcome) => {
+            let complete = outcome.stage == Stage::Complete;
+            state.metrics.record_login(if complete {
+                LoginResult::Success
+            } else {
+                LoginResult::SecondFactorRequired
+            });
+            let next = if complete { "/" } else { "/login/otp" };
+            Ok((state.cookies.start_session(&outcome.token), see_other(next)).into_response())
+        }
+        Err(failure) => {
+            let throttled = matches!(failure, Failure::Throttled(_));
+            state.metrics.record_login(if throttled { LoginResult::Throttled } else { LoginResult::Failed });
+            let notice = notice_or_error(failure)?;
+            let csrf = pre_login_csrf(&state, &headers);
+            let page = LoginPage {
+                layout: Layout::public("Log in").with_notice(notice),
+                csrf: csrf.form_token.clone(),
+                email: form.email,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response())
+        }
+    }
+}
+
+fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String) -> OtpPage {
+    if step_up {
+        OtpPage {
+            layout,
+            csrf,
+            heading: "Confirm it is you",
+            explanation: "This change needs your second factor again.",
+            action: "/step-up",
+            button: "Continue",
+            next,
+        }
+    } else {
+        OtpPage {
+            layout,
+            csrf,
+            heading: "One-time password",
+            explanation: "Start your authenticator app and type the code it shows, or touch your YubiKey.",
+            action: "/login/otp",
+            button: "Log in",
+            next,
+        }
+    }
+}
+
+/// The second step of the login.
+pub async fn otp_page_get<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let (session, _) =
+        usecase::current_session(&state.services, &token).await?.ok_or(AppError::Unauthenticated)?;
+    if session.stage == Stage::Complete {
+        return Ok(see_other("/"));
+    }
+    let csrf = crate::session::csrf_token(&token);
+    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct OtpForm {
+    otp: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn otp_submit<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    form: SessionForm<OtpForm>,
+) -> AppResult<Response> {
+    prove(state, origin, form, false).await
+}
+
+/// The step-up page before a sensitive change.
+pub async fn step_up_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+    Query(query): Query<NextQuery>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let layout = visitor.layout("Confirm it is you", "/step-up");
+    Ok(otp_page(layout, visitor.csrf(), true, safe_next(&query.next).to_owned()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn step_up_submit<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    form: SessionForm<OtpForm>,
+) -> AppResult<Response> {
+    prove(state, origin, form, true).await
+}
+
+async fn prove<S: Store, M: Mailer>(
+    state: SharedState<S, M>,
+    origin: keyward_core::usecase::Origin,
+    SessionForm { token, form }: SessionForm<OtpForm>,
+    step_up: bool,
+) -> AppResult<Response> {
+    let (session, user) =
+        usecase::current_session(&state.services, &token).await?.ok_or(AppError::Unauthenticated)?;
+    if step_up && session.stage != Stage::Complete {
+        return Err(AppError::Unauthenticated);
+    }
+    match usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await {
+        Ok(outcome) => {
+            let next = if step_up { safe_next(&form.next).to_owned() } else { "/".to_owned() };
+            Ok((state.cookies.start_session(&outcome.token), see_other(&next)).into_response())
+        }
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            let csrf = crate::session::csrf_token(&token);
+            let layout = if step_up {
+                super::Visitor { session, user, token }.layout("Confirm it is you", "/step-up")
+            } else {
+                Layout::public("One-time password")
+            }
+            .with_notice(notice);
+            let page = otp_page(layout, csrf, step_up, safe_next(&form.next).to_owned());
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+pub async fn log_out<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionForm { token, .. }: SessionForm<EmptyForm>,
+) -> AppResult<Response> {
+    usecase::log_out(&state.services, &token).await?;
+    Ok((state.cookies.end_session(), see_other("/login")).into_response())
+}
+
+pub async fn forgot_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+) -> Response {
+    let csrf = pre_login_csrf(&state, &headers);
+    let page = ForgotPage { layout: Layout::public("Forgot your password?"), csrf: csrf.form_token.clone() };
+    (csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    PreLoginForm(form): PreLoginForm<ForgotForm>,
+) -> AppResult<Response> {
+    usecase::forgot_password(&state.services, &form.email).await?;
+    Ok(MessagePage {
+        layout: Layout::public("Check your e-mail"),
+        heading: "Check your e-mail".into(),
+        paragraphs: vec![
+            "If that address belongs to an account, we have sent it a link to choose a new password. \
+             The link works once and for one hour."
+                .into(),
+        ],
+        link: Some(("/login".into(), "Back to login".into())),
+    }
+    .into_response())
+}
+
+pub async fn password_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let link = usecase::open_password_link(&state.services, &Token::from_presented(&token)).await?;
+    let csrf = pre_login_csrf(&state, &headers);
+    let page = PasswordPage {
+        layout: Layout::public("Choose your password"),
+        csrf: csrf.form_token.clone(),
+        email: link.user.email.to_string(),
+        token,
+    };
+    Ok((csrf, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+pub async fn set_password<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(token): Path<String>,
+    PreLoginForm(form): PreLoginForm<PasswordForm>,
+) -> AppResult<Response> {
+    let presented = Token::from_presented(&token);
+    match usecase::set_password(&state.services, &presented, &form.password, &origin).await {
+        Ok(_) => Ok(MessagePage {
+            layout: Layout::public("Password saved"),
+            heading: "Your password is saved".into(),
+            paragraphs: vec!["Log in with your e-mail address and the new password.".into()],
+            link: Some(("/login".into(), "Log in".into())),
+        }
+        .into_response()),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            let link = usecase::open_password_link(&state.services, &presented).await?;
+            let csrf = pre_login_csrf(&state, &headers);
+            let page = PasswordPage {
+                layout: Layout::public("Choose your password").with_notice(notice),
+                csrf: csrf.form_token.clone(),
+                email: link.user.email.to_string(),
+                token,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response())
+        }
+    }
+}

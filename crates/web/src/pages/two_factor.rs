@@ -1,0 +1,372 @@
+//! "Configure two-factor authentication": the "Settings" tab (methods, policy, activation), the "TOTP" tab
+//! (enrollment e-mails) and the "YubiKey" tab (registering keys).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keyward_core::account::{Account, Methods};
+use keyward_core::ids::UserId;
+use keyward_core::mail::Mailer;
+use keyward_core::store::Store;
+use keyward_core::usecase::{self, Failure, Recipients};
+use serde::Deserialize;
+
+use super::account::UserRow;
+use super::{ClientOrigin, SharedState, Visitor, notice_or_error, see_other, step_up, visitor};
+use crate::errors::{AppError, AppResult};
+use crate::layout::{Layout, Notice};
+use crate::session::{SessionForm, SessionToken};
+
+const SETTINGS: &str = "/account/two-factor";
+const TOTP: &str = "/account/two-factor/totp";
+const YUBIKEY: &str = "/account/two-factor/yubikey";
+const ACTIVATE: &str = "/account/two-factor/activate";
+const DEACTIVATE: &str = "/account/two-factor/deactivate";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    csrf: String,
+    tab: &'static str,
+    methods: Methods,
+    policy: String,
+    active: bool,
+    configured: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/totp.html")]
+struct TotpPage {
+    layout: Layout,
+    csrf: String,
+    tab: &'static str,
+    methods: Methods,
+    rows: Vec<UserRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/yubikey.html")]
+struct YubikeyPage {
+    layout: Layout,
+    csrf: String,
+    tab: &'static str,
+    methods: Methods,
+    rows: Vec<UserRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/confirm.html")]
+struct ConfirmPage {
+    layout: Layout,
+    csrf: String,
+    heading: &'static str,
+    paragraphs: Vec<String>,
+    users: Vec<String>,
+    action: &'static str,
+}
+
+async fn account<S: Store, M: Mailer>(state: &SharedState<S, M>, visitor: &Visitor) -> AppResult<Account> {
+    if visitor.user.role != keyward_core::user::Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    state.services.store.find_account(visitor.user.account_id).await?.ok_or(AppError::NotFound)
+}
+
+fn with_notice(layout: Layout, notice: Option<Notice>) -> Layout {
+    match notice {
+        Some(notice) => layout.with_notice(notice),
+        None => layout,
+    }
+}
+
+async fn settings_page<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+    policy_typed: Option<String>,
+) -> AppResult<SettingsPage> {
+    let account = account(state, visitor).await?;
+    let saved_policy = account.disable_policy.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    Ok(SettingsPage {
+        layout: with_notice(visitor.layout("Configure two-factor authentication", SETTINGS), notice),
+        csrf: visitor.csrf(),
+        tab: "settings",
+        methods: account.methods,
+        policy: policy_typed.unwrap_or(saved_policy),
+        active: account.activation.is_some(),
+        configured: account.disable_policy.is_some(),
+    })
+}
+
+pub async fn settings<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    Ok(settings_page(&state, &visitor, None, None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    totp: Option<String>,
+    #[serde(default)]
+    yubikey: Option<String>,
+    policy: String,
+}
+
+pub async fn save_settings<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<SettingsForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let methods = Methods { totp: form.totp.is_some(), yubikey: form.yubikey.is_some() };
+    let saved = usecase::configure_two_factor(
+        &state.services,
+        &visitor.user,
+        &visitor.session,
+        methods,
+        &form.policy,
+        &origin,
+    )
+    .await;
+    match saved {
+        Ok(_) => Ok(settings_page(&state, &visitor, Some(Notice::success("Changes saved.")), None)
+            .await?
+            .into_response()),
+        Err(Failure::StepUpRequired) => Ok(step_up(SETTINGS)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            let page = settings_page(&state, &visitor, Some(notice), Some(form.policy)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn rows<S: Store, M: Mailer>(state: &SharedState<S, M>, visitor: &Visitor) -> AppResult<Vec<UserRow>> {
+    Ok(usecase::users_overview(&state.services, &visitor.user)
+        .await?
+        .iter()
+        .map(UserRow::from_overview)
+        .collect())
+}
+
+async fn totp_page<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+) -> AppResult<Response> {
+    let account = account(state, visitor).await?;
+    if !account.methods.totp {
+        return Ok(see_other(SETTINGS));
+    }
+    Ok(TotpPage {
+        layout: with_notice(visitor.layout("TOTP", TOTP), notice),
+        csrf: visitor.csrf(),
+        tab: "totp",
+        methods: account.methods,
+        rows: rows(state, visitor).await?,
+    }
+    .into_response())
+}
+
+pub async fn totp<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    totp_page(&state, &visitor, None).await
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    user: String,
+}
+
+pub async fn send_enrollment<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<SendForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let recipients = match form.user.as_str() {
+        "all" => Recipients::NotEnrolled,
+        id => Recipients::One(UserId(id.parse().map_err(|_| AppError::bad_request("Choose a user."))?)),
+    };
+    let notice = match usecase::send_enrollment(&state.services, &visitor.user, recipients, &origin).await {
+        Ok(0) => Notice::info("Everyone is enrolled already: no e-mail was sent."),
+        Ok(1) => Notice::success("The enrollment e-mail was sent."),
+        Ok(count) => Notice::success(format!("{count} enrollment e-mails were sent.")),
+        Err(failure) => notice_or_error(failure)?,
+    };
+    totp_page(&state, &visitor, Some(notice)).await
+}
+
+async fn yubikey_page<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let account = account(state, visitor).await?;
+    if !account.methods.yubikey {
+        return Ok(see_other(SETTINGS));
+    }
+    let page = YubikeyPage {
+        layout: with_notice(visitor.layout("YubiKey", YUBIKEY), notice),
+        csrf: visitor.csrf(),
+        tab: "yubikey",
+        methods: account.methods,
+        rows: rows(state, visitor).await?,
+    };
+    Ok((status, page).into_response())
+}
+
+pub async fn yubikey<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    yubikey_page(&state, &visitor, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    user: i64,
+    otp: String,
+}
+
+pub async fn register_yubikey<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<RegisterForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let registered =
+        usecase::register_yubikey(&state.services, &visitor.user, UserId(form.user), &form.otp, &origin)
+            .await;
+    let (notice, status) = match registered {
+        Ok(key) => (
+            Notice::success(format!("The YubiKey {} is registered.", key.public_id.as_str())),
+            StatusCode::OK,
+        ),
+        Err(Failure::Store(keyward_core::store::StoreError::Duplicate(_))) => {
+            (Notice::error("That YubiKey is already registered to someone."), StatusCode::CONFLICT)
+        }
+        Err(failure) => (notice_or_error(failure)?, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    yubikey_page(&state, &visitor, Some(notice), status).await
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    public_id: String,
+}
+
+pub async fn remove_yubikey<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<RemoveForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    match usecase::remove_yubikey(&state.services, &visitor.user, &visitor.session, &form.public_id, &origin)
+        .await
+    {
+        Ok(()) => {
+            let notice = Notice::success(format!("The YubiKey {} was removed.", form.public_id));
+            yubikey_page(&state, &visitor, Some(notice), StatusCode::OK).await
+        }
+        Err(Failure::StepUpRequired) => Ok(step_up(YUBIKEY)),
+        Err(failure) => Err(failure.into()),
+    }
+}
+
+pub async fn activate_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let without = usecase::activation_preview(&state.services, &visitor.user).await?;
+    let mut paragraphs = vec![
+        "From now on every login of the account's users asks for a one-time password after the password."
+            .into(),
+    ];
+    if !without.is_empty() {
+        paragraphs.push(
+            "These users have no second factor yet. They get a fresh enrollment e-mail and cannot finish a login \
+             until they are enrolled:"
+                .into(),
+        );
+    }
+    Ok(ConfirmPage {
+        layout: visitor.layout("Activate two-factor authentication", ACTIVATE),
+        csrf: visitor.csrf(),
+        heading: "Activate two-factor authentication",
+        paragraphs,
+        users: without.iter().map(|user| user.email.to_string()).collect(),
+        action: ACTIVATE,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {}
+
+pub async fn activate<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, .. }: SessionForm<ConfirmForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    let notice = match usecase::activate(&state.services, &visitor.user, &origin).await {
+        Ok(_) => Notice::success("Two-factor authentication is active."),
+        Err(failure) => notice_or_error(failure)?,
+    };
+    Ok(settings_page(&state, &visitor, Some(notice), None).await?.into_response())
+}
+
+pub async fn deactivate_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    account(&state, &visitor).await?;
+    if !visitor.session.has_fresh_second_factor(state.services.clock.now()) {
+        return Ok(step_up(DEACTIVATE));
+    }
+    Ok(ConfirmPage {
+        layout: visitor.layout("Deactivate two-factor authentication", DEACTIVATE),
+        csrf: visitor.csrf(),
+        heading: "Deactivate two-factor authentication",
+        paragraphs: vec![
+            "Logins will ask only for the password again. Everyone else in the account is logged out.".into(),
+        ],
+        users: Vec::new(),
+        action: DEACTIVATE,
+    }
+    .into_response())
+}
+
+pub async fn deactivate<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, .. }: SessionForm<ConfirmForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    match usecase::deactivate(&state.services, &visitor.user, &visitor.session, &origin).await {
+        Ok(()) => Ok(settings_page(
+            &state,
+            &visitor,
+            Some(Notice::success("Two-factor authentication is off.")),
+            None,
+        )
+        .await?
+        .into_response()),
+        Err(Failure::StepUpRequired) => Ok(step_up(DEACTIVATE)),
+        Err(failure) => Err(failure.into()),
+    }
+}

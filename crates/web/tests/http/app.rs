@@ -1,0 +1,239 @@
+//! `spawn_app()`: the router with test ports, and a client that keeps cookies and reads forms.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use keyward_core::UnixTime;
+use keyward_core::ports::{Clock, CloudValidator, Entropy};
+use keyward_core::seal::{KeyRing, MasterKey};
+use keyward_core::usecase::{Services, Settings};
+use keyward_mail::{AnyMailer, SmtpMailer};
+use keyward_store::SqlStore;
+use keyward_testkit::smtp::SmtpSink;
+use keyward_web::hasher::BlockingHasher;
+use keyward_web::{AppState, app};
+use tower::ServiceExt;
+
+/// 2026-11-28T10:00:00Z, at the start of a TOTP step.
+pub const START: u64 = 1_795_860_000;
+
+/// A clock the test sets.
+#[derive(Default)]
+pub struct TestClock(AtomicU64);
+
+impl Clock for TestClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Deterministic, never-repeating bytes (splitmix64), so tokens differ and failures replay.
+pub struct TestEntropy(Mutex<u64>);
+
+impl TestEntropy {
+    pub fn new(seed: u64) -> TestEntropy {
+        TestEntropy(Mutex::new(seed))
+    }
+}
+
+impl Entropy for TestEntropy {
+    fn fill(&self, buffer: &mut [u8]) {
+        let mut state = self.0.lock().unwrap();
+        for byte in buffer {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            *byte = (z ^ (z >> 31)) as u8;
+        }
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: SqlStore,
+    pub clock: Arc<TestClock>,
+    pub keys: KeyRing,
+    pub sink: SmtpSink,
+}
+
+pub async fn spawn_app(name: &str) -> Option<TestApp> {
+    spawn_app_with(name, None).await
+}
+
+/// The app with a YubiCloud validator.
+pub async fn spawn_app_with(name: &str, cloud: Option<Arc<dyn CloudValidator>>) -> Option<TestApp> {
+    let dir = std::env::temp_dir().join(format!("keyward-http-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sink = SmtpSink::start(&dir)?;
+    let store = SqlStore::connect(&format!("sqlite://{}", dir.join("keyward.db").display())).await.unwrap();
+    store.migrate().await.unwrap();
+    let clock = Arc::new(TestClock(AtomicU64::new(START)));
+    let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy(Mutex::new(name.len() as u64)));
+    let keys = KeyRing::new(MasterKey::from_bytes("test", &[7; 32]).unwrap());
+    let mailer =
+        SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port), "Keyward <k@localhost>")
+            .unwrap();
+    let services = Services {
+        store: store.clone(),
+        mailer: AnyMailer::Smtp(mailer),
+        hasher: BlockingHasher::new(entropy.clone()),
+        keys: KeyRing::parse(&keys.to_text()).unwrap(),
+        settings: Settings { public_url: "http://keyward.test".into(), ..Settings::default() },
+        clock: clock.clone(),
+        entropy,
+        cloud,
+    };
+    let router = app(AppState::new(services));
+    Some(TestApp { router, store, clock, keys, sink })
+}
+
+impl TestApp {
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        self.clock.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser { router: self.router.clone(), cookies: HashMap::new() }
+    }
+
+    /// The links in the mails sent to `to`, newest last.
+    pub fn links_to(&self, to: &str) -> Vec<String> {
+        let mut links = Vec::new();
+        for message in self.sink.messages() {
+            if message["rcpt_tos"].as_array().unwrap().iter().any(|r| r == to) {
+                let content = message["content"].as_str().unwrap().replace("=\r\n", "").replace("=3D", "=");
+                for part in content.split("http://keyward.test").skip(1) {
+                    let path: String =
+                        part.chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
+                    links.push(path);
+                }
+            }
+        }
+        links.dedup();
+        links
+    }
+
+    /// The subjects of the mails sent to `to`.
+    pub fn subjects_to(&self, to: &str) -> Vec<String> {
+        self.sink
+            .messages()
+            .iter()
+            .filter(|m| m["rcpt_tos"].as_array().unwrap().iter().any(|r| r == to))
+            .map(|m| {
+                let content = m["content"].as_str().unwrap();
+                content.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+}
+
+/// A response as the tests look at it.
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    pub fn csrf(&self) -> String {
+        self.hidden("csrf")
+    }
+
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker).unwrap_or_else(|| panic!("no field {name} in {}", self.body))
+            + marker.len();
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The text of the element with this id.
+    pub fn element_text(&self, id: &str) -> String {
+        let marker = format!("id=\"{id}\"");
+        let start = self.body.find(&marker).unwrap_or_else(|| panic!("no #{id} in {}", self.body));
+        let after = &self.body[start..];
+        let open = after.find('>').unwrap() + 1;
+        after[open..].split('<').next().unwrap().to_owned()
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+}
+
+/// A browser: keeps cookies, follows nothing by itself.
+pub struct Browser {
+    router: Router,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    async fn send(&mut self, request: Request<Body>) -> Page {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let location = headers.get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap();
+        Page { status, location, headers, body: String::from_utf8(body.to_vec()).unwrap() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let request =
+            Request::get(path).header(header::COOKIE, self.cookie_header()).body(Body::empty()).unwrap();
+        self.send(request).await
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body: String =
+            fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Opens `form_page`, then posts `fields` with the page's CSRF token to `action`.
+    pub async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(form_page).await;
+        assert!(page.status.is_success(), "{form_page}: {} {}", page.status, page.body);
+        let csrf = page.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
