@@ -208,6 +208,29 @@ async fn the_help_article_story() {
     log_in(&mut replay, "bob@acme.example", PASSWORD).await;
     assert_eq!(second_step(&mut replay, &otp).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // Removing a key needs a fresh second factor, and ends the owner's sessions.
+    let yubikey_tab = "/account/two-factor/yubikey";
+    let asked = admin
+        .submit(yubikey_tab, "/account/two-factor/yubikey/remove", &[("public_id", "vvbbbbbbbbbb")])
+        .await;
+    assert_eq!(asked.location.as_deref(), Some("/step-up?next=/account/two-factor/yubikey"));
+    let stepped = admin
+        .submit(
+            "/step-up?next=/account/two-factor/yubikey",
+            "/step-up",
+            &[("otp", &touch(&mut boss_key)), ("next", yubikey_tab)],
+        )
+        .await;
+    assert_eq!(stepped.location.as_deref(), Some(yubikey_tab), "{}", stepped.body);
+    let removed = admin
+        .submit(yubikey_tab, "/account/two-factor/yubikey/remove", &[("public_id", "vvbbbbbbbbbb")])
+        .await;
+    assert!(removed.contains("The YubiKey vvbbbbbbbbbb was removed."), "{}", removed.body);
+    assert_eq!(bob.get("/").await.location.as_deref(), Some("/login"), "Bob's sessions ended with his key");
+    let mut bob = app.browser();
+    log_in(&mut bob, "bob@acme.example", PASSWORD).await;
+    assert_eq!(second_step(&mut bob, &touch(&mut bob_key)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
     // Carol cannot finish a login until she is enrolled.
     let mut carol = app.browser();
     log_in(&mut carol, "carol@acme.example", PASSWORD).await;
