@@ -19,6 +19,8 @@ pub mod ports;
 pub mod seal;
 pub mod session;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod throttle;
 pub mod time;
 pub mod token;

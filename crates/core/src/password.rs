@@ -171,25 +171,7 @@ pub fn verify_password_for_unknown_user(password: &Password) -> bool {
 mod tests {
     use super::*;
 
-    /// A deterministic stand-in for the OS generator.
-    struct Counting(u8);
-    impl rand_core::TryRng for Counting {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(u32::from(self.0))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            Ok(u64::from(self.0))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for byte in dst {
-                self.0 = self.0.wrapping_add(1);
-                *byte = self.0;
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for Counting {}
+    use crate::test_rng::Counting;
 
     fn password(text: &str) -> Password {
         Password::parse(text).unwrap()

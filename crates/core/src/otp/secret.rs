@@ -92,25 +92,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A deterministic stand-in for the OS generator.
-    struct Counting(u8);
-    impl rand_core::TryRng for Counting {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(u32::from(self.0))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            Ok(u64::from(self.0))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for byte in dst {
-                self.0 = self.0.wrapping_add(1);
-                *byte = self.0;
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for Counting {}
+    use crate::test_rng::Counting;
 
     #[test]
     fn generates_160_bits_from_the_given_generator() {
