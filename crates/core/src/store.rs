@@ -109,6 +109,13 @@ pub trait FactorStore {
         clock_offset: i64,
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Removes the user's TOTP factors other than `keep` (a re-enrolled app replaces the old one); returns
+    /// how many went.
+    fn remove_other_totp_factors(
+        &self,
+        user_id: UserId,
+        keep: FactorId,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Stores a key's imported secret; refuses a public id that is already imported.
     fn import_yubikey(
         &self,

@@ -184,6 +184,19 @@ impl FactorStore for SqlStore {
         Ok(updated == 1)
     }
 
+    async fn remove_other_totp_factors(&self, user_id: UserId, keep: FactorId) -> StoreResult<u64> {
+        let removed = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM totp_factors WHERE user_id = $1 AND id <> $2")
+                .bind(user_id.0)
+                .bind(keep.0)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        Ok(removed)
+    }
+
     async fn import_yubikey(
         &self,
         public_id: &PublicId,

@@ -137,6 +137,8 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     if !services.store.close_invitation(page.invitation.id, now).await? {
         return Err(Failure::Refused(EXPIRED.into()));
     }
+    // One app per user: enrolling a new phone retires the old one, which may be the lost device.
+    let replaced = services.store.remove_other_totp_factors(page.user.id, factor.id).await?;
     let (recovery_codes, hashes) = recovery_codes(services);
     services.store.replace_recovery_codes(page.user.id, &hashes).await?;
     let token = Token::generate(16, &mut services.rng());
@@ -147,7 +149,7 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
             format!("user:{}", page.user.id),
             "totp.enrolled",
             origin,
-            format!("factor {}", factor.id),
+            format!("factor {}, replacing {replaced}", factor.id),
         )
         .await?;
     Ok(Enrolled { recovery_codes, token })

@@ -32,9 +32,17 @@ async fn a_totp_factor_is_pending_until_its_first_code(db: &TestDb) {
         (confirmed.confirmed_at, confirmed.last_step, confirmed.clock_offset),
         (Some(later), Some(100), -1)
     );
-    // A confirmed factor stays when a new pending one is created.
-    store.insert_totp_factor(user.id, &sealed(3), TotpParams::default(), NOW).await.unwrap();
+    // A confirmed factor stays when a new pending one is created, until the new one replaces it.
+    let third = store.insert_totp_factor(user.id, &sealed(3), TotpParams::default(), NOW).await.unwrap();
     assert_eq!(store.totp_factors(user.id).await.unwrap().len(), 2);
+    let (_, other) = account_with_user(store, "totp-other").await;
+    let theirs = store.insert_totp_factor(other.id, &sealed(4), TotpParams::default(), NOW).await.unwrap();
+    assert_eq!(store.remove_other_totp_factors(user.id, third.id).await.unwrap(), 1);
+    assert_eq!(
+        store.totp_factors(user.id).await.unwrap().iter().map(|f| f.id).collect::<Vec<_>>(),
+        vec![third.id]
+    );
+    assert_eq!(store.totp_factors(other.id).await.unwrap(), vec![theirs], "another user's factor stays");
 }
 
 async fn a_totp_step_is_accepted_once(db: &TestDb) {

@@ -118,6 +118,22 @@ async fn the_help_article_story() {
     assert_eq!(recovery.len(), 10);
     assert!(alice.get(&link).await.status.is_client_error(), "the link is used up");
 
+    // A new phone: enrolling again replaces the old app, whose codes stop working.
+    admin.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &alice_id)]).await;
+    let relink = app.links_to("alice@acme.example").pop().unwrap();
+    let mut new_phone = app.browser();
+    let step = new_phone.get(&relink).await;
+    let qr = new_phone
+        .post(&format!("{relink}/password"), &[("csrf", &step.csrf()), ("password", PASSWORD)])
+        .await;
+    let old_totp = totp;
+    let totp = totp_of(&qr.element_text("secret"));
+    let code = totp.code_at(app.now()).unwrap().to_string();
+    let done = new_phone.post(&format!("{relink}/verify"), &[("csrf", &qr.csrf()), ("otp", &code)]).await;
+    assert!(done.contains("Your recovery codes"), "{}", done.body);
+    let recovery: Vec<String> =
+        done.body.split("<code>").skip(1).map(|part| part.split('<').next().unwrap().to_owned()).collect();
+
     // YubiKey tab: keys are registered by a touch, for Bob and for the admin.
     let mut bob_key = imported_key(&app, "vvbbbbbbbbbb", 1).await;
     let mut boss_key = imported_key(&app, "vvdddddddddd", 2).await;
@@ -191,6 +207,12 @@ async fn the_help_article_story() {
     let used = second_step(&mut alice, &code).await;
     assert_eq!(used.status, StatusCode::UNPROCESSABLE_ENTITY, "a used code is refused");
     app.advance(30);
+    let old_phone = old_totp.code_at(app.now()).unwrap().to_string();
+    assert_eq!(
+        second_step(&mut alice, &old_phone).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the old phone"
+    );
     let fresh = totp.code_at(app.now()).unwrap().to_string();
     assert_eq!(second_step(&mut alice, &fresh).await.location.as_deref(), Some("/"));
     let mut again = app.browser();
