@@ -274,23 +274,7 @@ impl fmt::Debug for KeyRing {
 
 /// The id a key generated on the given day gets: `YYYY-MM-DD` (UTC).
 pub fn key_id_for_date(now: UnixTime) -> String {
-    let (year, month, day) = civil_date(now.seconds() / 86_400);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// The proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's `civil_from_days`,
-/// restricted to non-negative days, which is all a `UnixTime` can express).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    now.date()
 }
 
 fn check_key_id(id: &str) -> Result<(), Error> {

@@ -11,4 +11,39 @@ impl UnixTime {
     pub fn seconds(self) -> u64 {
         self.0
     }
+
+    /// The proleptic Gregorian (year, month, day) in UTC (Howard Hinnant's `civil_from_days`, restricted to
+    /// non-negative days, which is all a `UnixTime` can express).
+    pub fn civil_date(self) -> (u64, u64, u64) {
+        let z = self.0 / 86_400 + 719_468;
+        let era = z / 146_097;
+        let day_of_era = z % 146_097;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+        let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+        let year = year_of_era + era * 400 + u64::from(month <= 2);
+        (year, month, day)
+    }
+
+    /// The date as `YYYY-MM-DD` (UTC).
+    pub fn date(self) -> String {
+        let (year, month, day) = self.civil_date();
+        format!("{year:04}-{month:02}-{day:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UnixTime;
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(UnixTime(0).date(), "1970-01-01");
+        assert_eq!(UnixTime(951_782_400).date(), "2000-02-29", "a leap day of a century leap year");
+        assert_eq!(UnixTime(1_795_852_800).date(), "2026-11-28");
+        assert_eq!(UnixTime(4_102_444_799).date(), "2099-12-31");
+        assert_eq!(UnixTime(4_107_542_400).date(), "2100-03-01", "2100 is not a leap year");
+    }
 }

@@ -673,26 +673,10 @@ impl VerifyResponse {
 /// has whole seconds.
 pub fn response_time(now: UnixTime) -> String {
     let seconds = now.seconds();
-    let (year, month, day) = civil_date(seconds / 86_400);
+    let (year, month, day) = now.civil_date();
     let of_day = seconds % 86_400;
     let (hour, minute, second) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z0000")
-}
-
-/// The proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's `civil_from_days`,
-/// for non-negative days). The same calculation is private to `seal`; it is repeated here rather than
-/// shared so the two modules stay independent.
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ impl UserRow {
     pub fn from_overview(overview: &UserOverview) -> UserRow {
         let status = match &overview.status {
             TwoFactorStatus::NotInvited => "not invited".to_owned(),
-            TwoFactorStatus::Invited { at } => format!("invited on {}", date(at.seconds())),
+            TwoFactorStatus::Invited { at } => format!("invited on {}", at.date()),
             TwoFactorStatus::Enrolled { totp, yubikeys } => {
                 let mut factors = Vec::new();
                 if *totp {
@@ -56,20 +56,6 @@ impl UserRow {
         };
         UserRow { id: overview.user.id.0, email: overview.user.email.to_string(), role, status, yubikeys }
     }
-}
-
-/// A Unix time as a calendar date (UTC), e.g. 2026-11-28 (Howard Hinnant's days-to-civil algorithm).
-pub fn date(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[derive(Template, WebTemplate)]
@@ -134,17 +120,4 @@ pub async fn add_user<S: Store, M: Mailer>(
         Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
     };
     Ok((status, render(&state, &visitor, Some(notice)).await?).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::date;
-
-    #[test]
-    fn dates_are_calendar_dates() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(951_782_400), "2000-02-29");
-        assert_eq!(date(1_795_852_800), "2026-11-28");
-        assert_eq!(date(4_102_444_799), "2099-12-31");
-    }
 }
