@@ -6,12 +6,12 @@
 //   cargo build -p keyward && node e2e/story.mjs
 //
 // Environment (all optional):
-//   KEYWARD_BIN               the keyward binary            (default target/debug/keyward)
-//   KEYWARD_E2E_SCREENSHOTS   where page screenshots go     (default docs/screenshots)
-//   KEYWARD_E2E_CHROMIUM      the browser                   (default /usr/bin/chromium)
-//   KEYWARD_PEER_PYTHON       a Python with aiosmtpd        (default .venv/bin/python)
-//   KEYWARD_E2E_KEEP=1        keep the scratch directory (server log, mails) even on success
-//   KEYWARD_E2E_MAIL=outbox   no SMTP: read the e-mails from the server's outbox folder instead
+//   KEYWARD_TEST_BIN               the keyward binary            (default target/debug/keyward)
+//   KEYWARD_TEST_E2E_SCREENSHOTS   where page screenshots go     (default docs/screenshots)
+//   KEYWARD_TEST_E2E_CHROMIUM      the browser                   (default /usr/bin/chromium)
+//   KEYWARD_TEST_PYTHON       a Python with aiosmtpd        (default .venv/bin/python)
+//   KEYWARD_TEST_E2E_KEEP=1        keep the scratch directory (server log, mails) even on success
+//   KEYWARD_TEST_E2E_MAIL=outbox   no SMTP: read the e-mails from the server's outbox folder instead
 //
 // Exits 0 when the whole story passes; otherwise prints the step that failed, why, where the
 // browser was, and the end of the server's log, and exits 1. The server and the SMTP sink are
@@ -28,12 +28,12 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const KEYWARD = process.env.KEYWARD_BIN || path.join(ROOT, 'target/debug/keyward');
-const SHOTS = path.resolve(process.env.KEYWARD_E2E_SCREENSHOTS || path.join(ROOT, 'docs/screenshots'));
-const CHROMIUM = process.env.KEYWARD_E2E_CHROMIUM || '/usr/bin/chromium';
-const PYTHON = process.env.KEYWARD_PEER_PYTHON || path.join(ROOT, '.venv/bin/python');
-const KEEP = process.env.KEYWARD_E2E_KEEP === '1';
-const USE_SMTP = process.env.KEYWARD_E2E_MAIL !== 'outbox';
+const KEYWARD = process.env.KEYWARD_TEST_BIN || path.join(ROOT, 'target/debug/keyward');
+const SHOTS = path.resolve(process.env.KEYWARD_TEST_E2E_SCREENSHOTS || path.join(ROOT, 'docs/screenshots'));
+const CHROMIUM = process.env.KEYWARD_TEST_E2E_CHROMIUM || '/usr/bin/chromium';
+const PYTHON = process.env.KEYWARD_TEST_PYTHON || path.join(ROOT, '.venv/bin/python');
+const KEEP = process.env.KEYWARD_TEST_E2E_KEEP === '1';
+const USE_SMTP = process.env.KEYWARD_TEST_E2E_MAIL !== 'outbox';
 
 // Flags from TOOLS.md. Playwright adds --headless itself and gives every launch a fresh, empty
 // user data directory (it refuses --user-data-dir among the args).

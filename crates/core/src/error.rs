@@ -113,3 +113,26 @@ pub enum Error {
     #[error("a Validation Protocol nonce is 16 to 40 letters and digits")]
     InvalidNonce,
 }
+
+impl Error {
+    /// Whether this describes a mistake in input a person or a caller supplied (a malformed address, a
+    /// wrong-length code), as opposed to a failure of stored data, sealed secrets or key material, which
+    /// no person can fix by typing something else and which must never be shown to them.
+    pub fn is_callers_mistake(&self) -> bool {
+        !matches!(
+            self,
+            Error::CorruptRecord(_)
+                | Error::InvalidKeyId
+                | Error::MasterKeyLength { .. }
+                | Error::NoMasterKey
+                | Error::InvalidMasterKey { .. }
+                | Error::DuplicateKeyId(_)
+                | Error::UnknownKeyId(_)
+                | Error::UnsealFailed
+                | Error::SealedMalformed
+                | Error::SealTooLarge
+                | Error::InvalidPasswordHash(_)
+                | Error::PasswordHashing(_)
+        )
+    }
+}

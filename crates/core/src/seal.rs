@@ -53,7 +53,7 @@ pub struct MasterKey {
 }
 
 impl MasterKey {
-    /// A fresh random key with the given id (see [`key_id_for_date`] and [`KeyRing::fresh_key_id`]).
+    /// A fresh random key with the given id (see [`new_key_id`]).
     pub fn generate(id: &str, rng: &mut impl CryptoRng) -> Result<MasterKey, Error> {
         check_key_id(id)?;
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
@@ -211,19 +211,6 @@ impl KeyRing {
         KeyRing::new(self.current)
     }
 
-    /// A date-based id for a new key that is not in the ring yet: `2025-06-01`, then `2025-06-01.2`,
-    /// `2025-06-01.3`… for further rotations on the same day.
-    pub fn fresh_key_id(&self, now: UnixTime) -> String {
-        let base = key_id_for_date(now);
-        let mut candidate = base.clone();
-        let mut n = 2u32;
-        while self.get(&candidate).is_some() {
-            candidate = format!("{base}.{n}");
-            n = n.saturating_add(1);
-        }
-        candidate
-    }
-
     /// Parses the master key text (see the [module documentation](self) for the format).
     pub fn parse(text: &str) -> Result<KeyRing, Error> {
         let mut keys: Vec<MasterKey> = Vec::new();
@@ -272,9 +259,14 @@ impl fmt::Debug for KeyRing {
     }
 }
 
-/// The id a key generated on the given day gets: `YYYY-MM-DD` (UTC).
-pub fn key_id_for_date(now: UnixTime) -> String {
-    now.date()
+/// The id of a new key: the UTC day it was made and 48 random bits (`2026-12-01-9f3a0c21b4e7`). The date
+/// tells an operator how old a key is; the random part makes two keys made on one day — by two nodes, or
+/// by a node that lost its key file — never share an id, so a value sealed under one is never tried
+/// under the other.
+pub fn new_key_id(now: UnixTime, rng: &mut impl CryptoRng) -> String {
+    let mut suffix = [0u8; 6];
+    rng.fill_bytes(&mut suffix);
+    format!("{}-{}", now.date(), hex::encode(suffix))
 }
 
 fn check_key_id(id: &str) -> Result<(), Error> {
@@ -510,18 +502,16 @@ mod tests {
     }
 
     #[test]
-    fn date_ids() {
-        assert_eq!(key_id_for_date(UnixTime(0)), "1970-01-01");
-        assert_eq!(key_id_for_date(UnixTime(951_782_400)), "2000-02-29");
-        assert_eq!(key_id_for_date(UnixTime(1_748_779_199)), "2025-06-01");
-        assert_eq!(key_id_for_date(UnixTime(4_102_444_800)), "2100-01-01");
-        let day = UnixTime(1_748_779_199);
-        let mut ring = ring("k1", 0);
-        for expected in ["2025-06-01", "2025-06-01.2", "2025-06-01.3"] {
-            let id = ring.fresh_key_id(day);
-            assert_eq!(id, expected);
-            ring = ring.rotated(MasterKey::generate(&id, &mut Counting(1)).unwrap()).unwrap();
-        }
+    fn new_ids_carry_the_day_and_differ_within_it() {
+        let mut rng = Counting(1);
+        let first = new_key_id(UnixTime(1_748_779_199), &mut rng);
+        assert_eq!(first, "2025-06-01-020304050607");
+        let second = new_key_id(UnixTime(1_748_779_199), &mut rng);
+        assert_eq!(second, "2025-06-01-08090a0b0c0d");
+        assert!(new_key_id(UnixTime(4_102_444_800), &mut rng).starts_with("2100-01-01-"));
+        // Every new id is a valid key id, and a ring takes several made on one day.
+        let ring = KeyRing::new(MasterKey::generate(&first, &mut rng).unwrap());
+        assert!(ring.rotated(MasterKey::generate(&second, &mut rng).unwrap()).is_ok());
     }
 
     proptest! {

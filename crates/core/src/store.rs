@@ -307,6 +307,9 @@ pub struct AuditLog {
 /// Sealed secrets, for `keyward keys rotate`.
 pub trait SealedSecretStore {
     fn sealed_secrets(&self) -> impl Future<Output = StoreResult<Vec<SealedSecret>>> + Send;
+    /// The distinct ids of the master keys that stored values are sealed under, sorted: what a node's key
+    /// ring must hold before it serves.
+    fn sealed_key_ids(&self) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Replaces one sealed value, only if it still holds `old`.
     fn reseal(
         &self,

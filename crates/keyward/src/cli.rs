@@ -20,6 +20,8 @@ pub enum Command {
     Serve,
     /// Bring the database schema up to date; running it again changes nothing.
     Migrate,
+    /// Print the effective configuration (defaults, file, environment), secrets masked.
+    Config,
     /// Master key maintenance.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -38,6 +40,8 @@ pub enum Command {
 pub enum KeysCommand {
     /// Seal every stored secret under a new master key, then retire the old one.
     Rotate,
+    /// Print a new master key (`id:base64`) for KEYWARD_MASTER_KEY; stores nothing.
+    Generate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,18 +134,16 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
-    /// The key's AES-128 key, 32 hexadecimal characters.
-    #[arg(long)]
-    pub key: String,
+    #[command(flatten)]
+    pub key: AesKeyArgs,
     /// The OTP the key typed.
     pub otp: String,
 }
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// The key's AES-128 key, 32 hexadecimal characters.
-    #[arg(long)]
-    pub key: String,
+    #[command(flatten)]
+    pub key: AesKeyArgs,
     /// The key's private id, 12 hexadecimal characters.
     #[arg(long)]
     pub private_id: String,
@@ -154,4 +156,17 @@ pub struct SimulateArgs {
     /// Unplug and plug in the key before the touch: the counter advances and the use count restarts.
     #[arg(long)]
     pub replug: bool,
+}
+
+/// A YubiKey's AES key: on the command line (visible to other users in `ps`), or from a file or standard
+/// input.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct AesKeyArgs {
+    /// The key's AES-128 key, 32 hexadecimal characters.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// A file holding the AES key (`-` reads it from standard input).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
 }

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -43,4 +43,26 @@ pub fn write_private(path: &Path, bytes: &[u8], existing: Existing) -> anyhow::R
         }),
     };
     result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Creates `dir` (and its parents) with mode 0700 when it does not exist: it holds the database, the
+/// master key and the outbox.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))
+}
+
+/// Opens (creating, mode 0600) a file used only for its lock.
+pub fn open_lock_file(path: &Path) -> anyhow::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
 }

@@ -54,8 +54,9 @@ impl SqlStore {
     /// Connects to `sqlite://PATH` (creating the file) or `postgres://...`.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let pool = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(backend)?
+            let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
+            create_private_file(options.get_filename()).map_err(backend)?;
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -96,6 +97,19 @@ impl SqlStore {
 impl HealthStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(backend))
+    }
+}
+
+/// Creates the SQLite database file with mode 0600 before SQLite does (which would use the umask's
+/// mode, often world-readable). SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(error),
+        _ => Ok(()),
     }
 }
 

@@ -38,7 +38,18 @@ fn corrupt(what: &str) -> keyward_core::store::StoreError {
     keyward_core::store::StoreError::Corrupt(keyward_core::Error::CorruptRecord(what.to_owned()))
 }
 
+const KEY_IDS: &str = "SELECT secret_key_id AS key_id FROM totp_factors \
+                       UNION SELECT secret_key_id FROM yubikeys WHERE secret_sealed IS NOT NULL \
+                       UNION SELECT key_key_id FROM yubico_clients ORDER BY 1";
+
 impl SealedSecretStore for SqlStore {
+    async fn sealed_key_ids(&self) -> StoreResult<Vec<String>> {
+        let ids: Vec<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as(KEY_IDS).fetch_all(pool).await.map_err(backend)?
+        });
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
     async fn sealed_secrets(&self) -> StoreResult<Vec<SealedSecret>> {
         let mut secrets = Vec::new();
         for (query, kind) in

@@ -36,10 +36,10 @@ pub fn require(tool: &str, package: &str) -> Option<PathBuf> {
     missing(tool, &format!("Debian package {package}"))
 }
 
-/// A Python interpreter that can import `module`: `KEYWARD_PEER_PYTHON`, else the workspace's `.venv`.
+/// A Python interpreter that can import `module`: `KEYWARD_TEST_PYTHON`, else the workspace's `.venv`.
 pub fn python_with(module: &str) -> Option<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var_os("KEYWARD_PEER_PYTHON")
+    let python = std::env::var_os("KEYWARD_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join(".venv/bin/python"));
     let imports = Command::new(&python)

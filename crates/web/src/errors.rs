@@ -33,6 +33,9 @@ pub enum AppError {
     /// Anything unexpected (500). The cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request took longer than the server allows (503); its work was dropped.
+    #[error("the request took longer than {0:?}")]
+    TimedOut(std::time::Duration),
 }
 
 /// Shorthand for handler results.
@@ -77,6 +80,7 @@ impl AppError {
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -96,6 +100,9 @@ impl AppError {
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a moment.".into(),
             ),
+            AppError::TimedOut(_) => {
+                ("This took too long", "We could not answer in time. Please try again in a moment.".into())
+            }
         }
     }
 }
@@ -130,14 +137,20 @@ pub struct ErrorPage {
     pub message: String,
     pub back_href: String,
     pub back_label: String,
+    /// For failures on our side: the request id to quote to support, as it appears in the log.
+    pub reference: Option<String>,
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut reference = None;
         match &self {
             AppError::Unauthenticated => return Redirect::to(LOGIN_PATH).into_response(),
-            AppError::Internal(_) => {
-                tracing::error!(error = %cause_chain(&self), "request failed");
+            AppError::Internal(_) | AppError::TimedOut(_) => {
+                // Logged once, here, inside the request's span (which carries the same id).
+                let id = crate::request_id::current();
+                tracing::error!(error = %cause_chain(&self), reference = id.as_deref(), "request failed");
+                reference = id.map(|id| id.to_string());
             }
             _ => {}
         }
@@ -149,6 +162,7 @@ impl IntoResponse for AppError {
             message,
             back_href: "/".into(),
             back_label: "Back to the start page".into(),
+            reference,
         };
         let mut response = match page.render() {
             Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
@@ -164,6 +178,21 @@ impl IntoResponse for AppError {
         }
         response
     }
+}
+
+/// A handler panicked (a bug): `CatchPanicLayer` hands us its payload, and the person gets the 500 page.
+#[derive(Debug, thiserror::Error)]
+#[error("a handler panicked: {0}")]
+struct Panicked(String);
+
+/// The answer to a caught panic, logged like any internal failure.
+pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    AppError::internal(Panicked(message)).into_response()
 }
 
 impl From<StoreError> for AppError {

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod metrics;
 pub mod pages;
 pub mod qr;
+pub mod request_id;
 pub mod session;
 
 use hasher::BlockingHasher;
@@ -33,18 +34,42 @@ pub struct AppState<S, M> {
     /// How session cookies are named and flagged (from the public URL's scheme).
     pub cookies: CookiePolicy,
     pub metrics: Arc<metrics::Metrics>,
+    /// A request still running after this long is answered 503.
+    pub request_timeout: std::time::Duration,
+    /// Whether `/metrics` is served by this router; false when the binary serves [`metrics::router`] on
+    /// a listen address of its own, so the figures are not public.
+    pub metrics_on_main_listener: bool,
 }
+
+/// How long a request may run by default: long enough for a password hash queued behind a flood of
+/// others, short enough that a stuck request does not hold a connection for ever.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl<S, M> AppState<S, M> {
     pub fn new(services: Services<S, M, BlockingHasher>) -> AppState<S, M> {
         let cookies = CookiePolicy::for_public_url(&services.settings.public_url);
-        AppState { services, cookies, metrics: Arc::new(metrics::Metrics::default()) }
+        AppState {
+            services,
+            cookies,
+            metrics: Arc::new(metrics::Metrics::default()),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            metrics_on_main_listener: true,
+        }
     }
 }
 
 /// The application's router.
 pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
     let metrics = state.metrics.clone();
+    let metrics_route = if state.metrics_on_main_listener {
+        Router::new().route(metrics::PATH, get(metrics::serve))
+    } else {
+        Router::new()
+    };
+    let request_context = request_id::RequestContext {
+        entropy: Arc::clone(&state.services.entropy),
+        timeout: state.request_timeout,
+    };
     Router::new()
         .route("/", get(auth::home::<S, M>))
         .route("/signup", get(auth::sign_up_page::<S, M>).post(auth::sign_up::<S, M>))
@@ -84,11 +109,15 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/enroll/{token}/verify", post(enroll::enroll_verify::<S, M>))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S, M>))
-        .route(metrics::PATH, get(metrics::serve))
+        .merge(metrics_route)
         .route(assets::STYLE_PATH, get(assets::style_css))
-        // Layers wrap only the routes added above them: keep new routes above this line.
+        // Layers wrap only the routes added above them: keep new routes above this line. The last
+        // added is the outermost: the request id and its span surround everything, so a panic caught
+        // below it is logged with the id and answered with the 500 page that shows it.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(errors::panic_response))
         .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
         .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(request_context, request_id::track))
         .layer(Extension(metrics))
         .with_state(Arc::new(state))
 }

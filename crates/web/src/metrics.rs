@@ -40,6 +40,19 @@ pub enum OtpMethod {
 }
 
 impl OtpMethod {
+    /// The factor a typed one-time password is for, by its shape: 6–8 digits are a TOTP code, 32–48
+    /// modhex characters a YubiKey OTP, anything else is tried as a recovery code.
+    pub fn of_typed(typed: &str) -> OtpMethod {
+        let typed = typed.trim();
+        if keyward_core::otp::Code::parse(typed).is_ok() {
+            OtpMethod::Totp
+        } else if keyward_core::yubico::YubikeyOtp::parse(typed).is_ok() {
+            OtpMethod::Yubikey
+        } else {
+            OtpMethod::RecoveryCode
+        }
+    }
+
     const ALL: [OtpMethod; 3] = [OtpMethod::Totp, OtpMethod::Yubikey, OtpMethod::RecoveryCode];
     fn label(self) -> &'static str {
         match self {
@@ -123,6 +136,25 @@ impl MailResult {
     }
 }
 
+/// Which budget refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleBudget {
+    /// Password guesses (per username and per client address).
+    Password,
+    /// One-time password guesses (per user).
+    Otp,
+}
+
+impl ThrottleBudget {
+    const ALL: [ThrottleBudget; 2] = [ThrottleBudget::Password, ThrottleBudget::Otp];
+    fn label(self) -> &'static str {
+        match self {
+            ThrottleBudget::Password => "password",
+            ThrottleBudget::Otp => "otp",
+        }
+    }
+}
+
 /// Counts per status and a latency histogram for one route.
 #[derive(Debug, Default)]
 struct RouteStats {
@@ -141,6 +173,7 @@ pub struct Metrics {
     otp: [[AtomicU64; 4]; 3],
     logins: [AtomicU64; 4],
     emails: [AtomicU64; 2],
+    throttled: [AtomicU64; 2],
 }
 
 impl Metrics {
@@ -175,6 +208,11 @@ impl Metrics {
     /// Records one e-mail handed to the mailer.
     pub fn record_email(&self, result: MailResult) {
         self.emails[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one attempt refused by a throttle.
+    pub fn record_throttled(&self, budget: ThrottleBudget) {
+        self.throttled[budget as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Everything, in the Prometheus text exposition format.
@@ -248,6 +286,13 @@ impl Metrics {
             let count = self.emails[result as usize].load(Ordering::Relaxed);
             writeln!(out, "keyward_emails_total{{result=\"{}\"}} {count}", result.label())?;
         }
+
+        let name = "keyward_throttle_refusals_total";
+        family(out, name, "counter", "Attempts refused by a throttle, by budget.")?;
+        for budget in ThrottleBudget::ALL {
+            let count = self.throttled[budget as usize].load(Ordering::Relaxed);
+            writeln!(out, "{name}{{budget=\"{}\"}} {count}", budget.label())?;
+        }
         Ok(())
     }
 }
@@ -279,6 +324,25 @@ pub async fn track(
     let response = next.run(request).await;
     metrics.record_request(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// A [`Mailer`] that counts what it sends and what fails, around the real one.
+pub struct CountingMailer<M> {
+    pub inner: M,
+    pub metrics: Arc<Metrics>,
+}
+
+impl<M: keyward_core::mail::Mailer> keyward_core::mail::Mailer for CountingMailer<M> {
+    async fn send(&self, message: &keyward_core::mail::Message) -> Result<(), keyward_core::mail::MailError> {
+        let sent = self.inner.send(message).await;
+        self.metrics.record_email(if sent.is_ok() { MailResult::Sent } else { MailResult::Failed });
+        sent
+    }
+}
+
+/// `/metrics` alone, for a listener of its own.
+pub fn router(metrics: Arc<Metrics>) -> axum::Router {
+    axum::Router::new().route(PATH, axum::routing::get(serve)).layer(axum::Extension(metrics))
 }
 
 /// `GET /metrics`.

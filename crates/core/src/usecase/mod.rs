@@ -157,7 +157,7 @@ pub enum Failure {
     Refused(String),
     /// Malformed input, described for the person.
     #[error(transparent)]
-    Invalid(#[from] crate::Error),
+    Invalid(crate::Error),
     /// The thing asked for does not exist (or is not the asker's to see).
     #[error("not found")]
     NotFound,
@@ -174,4 +174,16 @@ pub enum Failure {
     Store(#[from] StoreError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// Something on our side failed that the person can do nothing about: a sealed secret that does not
+    /// open, a stored value the domain does not recognise, a password hash that could not be computed.
+    #[error("an internal step failed")]
+    Internal(#[source] crate::Error),
+}
+
+/// The core's errors reach a use case's caller in two kinds: a mistake in what the person typed is
+/// [`Failure::Invalid`] (shown to them), anything else is [`Failure::Internal`] (logged, never shown).
+impl From<crate::Error> for Failure {
+    fn from(error: crate::Error) -> Failure {
+        if error.is_callers_mistake() { Failure::Invalid(error) } else { Failure::Internal(error) }
+    }
 }

@@ -2,11 +2,11 @@
 
 use anyhow::{Context, bail};
 use keyward_core::audit::{NewAuditEvent, verify_chain};
-use keyward_core::seal::{KeyRing, MasterKey};
+use keyward_core::seal::{KeyRing, MasterKey, new_key_id};
 use keyward_core::store::{AuditStore, SealedSecretStore};
 use keyward_store::SqlStore;
 
-use super::{block_on, open_store, print_line};
+use super::{block_on, open_store, open_with_keys, print_line};
 use crate::adapters;
 use crate::cli::{AuditCommand, KeysCommand};
 use crate::config::Config;
@@ -22,6 +22,7 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
 pub fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Rotate => print_line(&block_on(rotate(config))?),
+        KeysCommand::Generate => print_line(&keys::generate_entry()?),
     }
     Ok(())
 }
@@ -44,12 +45,12 @@ pub fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
 /// With `KEYWARD_MASTER_KEY`, the operator adds the new key to the variable on every node first; this then
 /// re-seals under it.
 async fn rotate(config: &Config) -> anyhow::Result<String> {
-    let (ring, source) = keys::load_or_create(config)?;
-    let store = open_store(config).await?;
+    let (store, ring, source) = open_with_keys(config).await?;
     let now = adapters::now();
     let (ring, resealed) = match source {
         KeySource::File(path) => {
-            let new_key = MasterKey::generate(&ring.fresh_key_id(now), &mut adapters::os_rng())?;
+            let mut rng = adapters::os_rng();
+            let new_key = MasterKey::generate(&new_key_id(now, &mut rng), &mut rng)?;
             let ring = ring.rotated(new_key)?;
             keys::write_key_file(&path, &ring, Existing::Replace)?;
             let resealed = reseal_all(&store, &ring).await?;

@@ -1,58 +1,123 @@
-//! `keyward serve`: the web application on the configured address.
+//! `keyward serve`: the web application on the configured address, until SIGTERM or SIGINT.
 
-use anyhow::Context;
-use tracing_subscriber::EnvFilter;
-
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
 use keyward_core::ports::Entropy;
 use keyward_core::usecase::{Services, Settings};
-use keyward_mail::{AnyMailer, DEFAULT_FROM};
+use keyward_mail::AnyMailer;
 use keyward_web::AppState;
 use keyward_web::hasher::BlockingHasher;
+use keyward_web::metrics::{CountingMailer, Metrics};
 
 use crate::adapters;
-use crate::config::Config;
-use crate::keys;
+use crate::config::{Config, LogFormat};
 
 pub fn serve(config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    // Created on first run, so that the first secret stored is already sealed.
-    let (keys, _) = keys::load_or_create(&config)?;
-    let mailer =
-        AnyMailer::from_config(config.smtp_url.as_deref(), &config.data_dir.join("outbox"), DEFAULT_FROM)
-            .context("KEYWARD_SMTP_URL")?;
+    init_logging(&config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let store = super::open_store(&config).await?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        let address = listener.local_addr().context("reading the listening address")?;
-        tracing::info!(%address, public_url = %config.public_url, "Keyward is serving");
-        tracing::info!(backend = store.backend_name(), "database ready");
-        let entropy: Arc<dyn Entropy> = Arc::new(adapters::OsEntropy);
-        let services = Services {
-            store,
-            mailer,
-            hasher: BlockingHasher::new(entropy.clone()),
-            keys,
-            settings: Settings { public_url: config.public_url.clone(), ..Settings::default() },
-            clock: Arc::new(adapters::SystemClock),
-            cloud: yubicloud(&config, &entropy)?,
-            entropy,
-        };
-        let app = keyward_web::app(AppState::new(services));
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP")
-    })
+    runtime.block_on(run(config))
+}
+
+/// Log lines to standard output, as text (coloured only on a terminal) or as JSON objects.
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log)
+        .with_context(|| format!("KEYWARD_LOG / log: {:?} is not a tracing filter", config.log))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let installed = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).try_init(),
+    };
+    // Already installed (a second call in one process) is harmless: the first one stays.
+    drop(installed);
+    Ok(())
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let (store, keys, key_source) = super::open_with_keys(&config).await?;
+    tracing::info!(backend = store.backend_name(), master_key = %key_source, "database ready");
+    let mailer = AnyMailer::from_config(
+        config.smtp_url.as_ref().map(|url| url.0.as_str()),
+        &config.data_dir.join("outbox"),
+        &config.mail_from,
+    )
+    .context("KEYWARD_SMTP_URL")?;
+    let metrics = Arc::new(Metrics::default());
+    let mailer = CountingMailer { inner: mailer, metrics: Arc::clone(&metrics) };
+    let entropy: Arc<dyn Entropy> = Arc::new(adapters::OsEntropy);
+    let services = Services {
+        store: store.clone(),
+        mailer,
+        hasher: BlockingHasher::new(entropy.clone()),
+        keys,
+        settings: Settings {
+            public_url: config.public_url.clone(),
+            issuer: config.issuer.clone(),
+            enrollment_link_secs: config.enrollment_link.as_secs(),
+            password_link_secs: config.password_link.as_secs(),
+        },
+        clock: Arc::new(adapters::SystemClock),
+        cloud: yubicloud(&config, &entropy)?,
+        entropy,
+    };
+    let mut state = AppState::new(services);
+    state.metrics = Arc::clone(&metrics);
+    state.request_timeout = config.request_timeout;
+    state.metrics_on_main_listener = config.metrics_listen.is_none();
+    let app = keyward_web::app(state);
+
+    let listener = bind(config.listen).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    tracing::info!(address = %listener.local_addr()?, public_url = %config.public_url, "Keyward is serving");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down: no new connections; finishing the requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    if let Some(listener) = metrics_listener {
+        tracing::info!(address = %listener.local_addr()?, "metrics served on their own listener");
+        let router = keyward_web::metrics::router(metrics);
+        let shutdown = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = &error as &dyn std::error::Error, "the metrics listener failed");
+            }
+        });
+    }
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let drain_limit = async {
+        stopped(stop_rx).await;
+        tokio::time::sleep(config.shutdown_timeout).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving HTTP")?,
+        () = drain_limit => tracing::warn!(
+            timeout_secs = config.shutdown_timeout.as_secs(),
+            "requests still running at the end of the shutdown timeout were dropped"
+        ),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("listening on {address}"))
 }
 
 /// The YubiCloud validator, when a client id is configured.
@@ -78,9 +143,15 @@ fn yubicloud(
     Ok(Some(Arc::new(adapters::YubiCloud { client, entropy: entropy.clone() })))
 }
 
-async fn shutdown_signal() {
-    // If the signal handler cannot be installed we keep serving; the process can still be killed.
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+/// Waits for SIGTERM (service managers, container runtimes) or SIGINT (Ctrl-C), and names it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        // Without handlers we keep serving; the process can still be killed.
+        _ => std::future::pending().await,
     }
 }

@@ -16,10 +16,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::adapters;
-use crate::cli::{DecodeArgs, ImportArgs, SimulateArgs, VerifyArgs, YubikeyCommand};
+use crate::cli::{AesKeyArgs, DecodeArgs, ImportArgs, SimulateArgs, VerifyArgs, YubikeyCommand};
 use crate::config::Config;
 use crate::files::{self, Existing};
-use crate::keys;
 
 /// Runs a subcommand; `config` is loaded only by those that use the database.
 pub fn run(command: YubikeyCommand, config: impl Fn() -> anyhow::Result<Config>) -> anyhow::Result<()> {
@@ -47,7 +46,7 @@ struct Decoded {
 }
 
 fn decode(args: &DecodeArgs) -> anyhow::Result<String> {
-    let key = AesKey::parse(&args.key).context("--key")?;
+    let key = aes_key(&args.key)?;
     let otp = YubikeyOtp::parse(&args.otp).context("the OTP")?;
     let token = yubico::decode(&otp, &key)?;
     let decoded = Decoded {
@@ -63,7 +62,7 @@ fn decode(args: &DecodeArgs) -> anyhow::Result<String> {
 }
 
 fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
-    let key = AesKey::parse(&args.key).context("--key")?;
+    let key = aes_key(&args.key)?;
     let private_id = PrivateId::parse(&args.private_id).context("--private-id")?;
     let public_id = PublicId::parse(&args.public_id).context("--public-id")?;
     let mut rng = adapters::os_rng();
@@ -90,6 +89,27 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
     save(&args.state, software_key.state())?;
     let otp = otp.context("this key's counters are used up (counter 0x7fff): it types no more OTPs")?;
     Ok(otp.to_string())
+}
+
+/// The AES key from `--key`, or from the file or standard input that `--key-file` names.
+fn aes_key(args: &AesKeyArgs) -> anyhow::Result<AesKey> {
+    let (text, source) = match (&args.key, &args.key_file) {
+        (Some(key), _) => (Zeroizing::new(key.clone()), "--key".to_owned()),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = Zeroizing::new(String::new());
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading the AES key from standard input")?;
+            (text, "the key on standard input".to_owned())
+        }
+        (None, Some(path)) => (
+            Zeroizing::new(
+                fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+            ),
+            path.display().to_string(),
+        ),
+        (None, None) => anyhow::bail!("give the AES key with --key or --key-file"),
+    };
+    AesKey::parse(text.trim()).with_context(|| source)
 }
 
 /// The saved state, or `None` when the file does not exist yet.
@@ -119,8 +139,7 @@ async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String> {
         let lines: Vec<String> = errors.iter().map(|e| format!("line {}: {}", e.line, e.error)).collect();
         anyhow::anyhow!("{file} was not imported:\n  {}", lines.join("\n  "))
     })?;
-    let (ring, _) = keys::load_or_create(config)?;
-    let store = super::open_store(config).await?;
+    let (store, ring, _) = super::open_with_keys(config).await?;
     let (now, mut rng) = (adapters::now(), adapters::os_rng());
     let (mut imported, mut known) = (0, Vec::new());
     for key in &log.keys {
@@ -167,8 +186,7 @@ struct Verified {
 /// `keyward yubikey verify OTP`: a local check against the database, counting the OTP as used.
 async fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<String> {
     let otp = YubikeyOtp::parse(&args.otp).context("the OTP")?;
-    let (ring, _) = keys::load_or_create(config)?;
-    let store = super::open_store(config).await?;
+    let (store, ring, _) = super::open_with_keys(config).await?;
     let accepted = check_local_yubikey_otp(&store, &ring, &otp).await??;
     Ok(serde_json::to_string(&Verified {
         status: "OK",

@@ -31,10 +31,10 @@ fn the_help_article_story_passes_in_chromium() {
         Command::new(node)
             .arg("e2e/story.mjs")
             .current_dir(&workspace)
-            .env("KEYWARD_BIN", env!("CARGO_BIN_EXE_keyward"))
-            .env("KEYWARD_E2E_CHROMIUM", chromium)
-            .env("KEYWARD_PEER_PYTHON", python)
-            .env("KEYWARD_E2E_SCREENSHOTS", &screenshots),
+            .env("KEYWARD_TEST_BIN", env!("CARGO_BIN_EXE_keyward"))
+            .env("KEYWARD_TEST_E2E_CHROMIUM", chromium)
+            .env("KEYWARD_TEST_PYTHON", python)
+            .env("KEYWARD_TEST_E2E_SCREENSHOTS", &screenshots),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -41,3 +41,4 @@ mod invitations;
 mod sealed;
 mod sessions;
 mod throttle;
+mod tls;

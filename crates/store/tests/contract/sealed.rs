@@ -20,6 +20,7 @@ async fn every_sealed_secret_is_listed_and_resealed_in_place(db: &TestDb) {
     let client = YubicoClient { id: 42, account_id: Some(admin.account_id), key: sealed(3), created_at: NOW };
     store.insert_yubico_client(&client).await.unwrap();
 
+    assert_eq!(store.sealed_key_ids().await.unwrap(), vec!["k1".to_owned()], "each id once");
     let secrets = store.sealed_secrets().await.unwrap();
     let listed: Vec<_> = secrets.iter().map(|s| (s.row, s.context.clone(), s.sealed.clone())).collect();
     assert_eq!(
@@ -39,7 +40,9 @@ async fn every_sealed_secret_is_listed_and_resealed_in_place(db: &TestDb) {
         "no longer the old value"
     );
     assert!(store.reseal(SealedRow::Yubikey(key.id), &sealed(2), &fresh).await.unwrap());
+    assert_eq!(store.sealed_key_ids().await.unwrap(), vec!["k1".to_owned(), "k2".to_owned()]);
     assert!(store.reseal(SealedRow::YubicoClient(42), &sealed(3), &fresh).await.unwrap());
+    assert_eq!(store.sealed_key_ids().await.unwrap(), vec!["k2".to_owned()], "the old key is free");
     assert!(store.sealed_secrets().await.unwrap().iter().all(|s| s.sealed == fresh));
     assert_eq!(store.totp_factors(user.id).await.unwrap()[0].secret, fresh);
     assert_eq!(store.find_yubico_client(42).await.unwrap().unwrap().key, fresh);

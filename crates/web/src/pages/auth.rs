@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{ClientOrigin, SharedState, notice_or_error, safe_next, see_other, visitor};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice};
-use crate::metrics::LoginResult;
+use crate::metrics::{LoginResult, OtpMethod, OtpResult, ThrottleBudget};
 use crate::session::{PreLoginCsrf, PreLoginForm, SessionForm, SessionToken};
 
 #[derive(Template, WebTemplate)]
@@ -193,6 +193,9 @@ pub async fn log_in<S: Store, M: Mailer>(
         Err(failure) => {
             let throttled = matches!(failure, Failure::Throttled(_));
             state.metrics.record_login(if throttled { LoginResult::Throttled } else { LoginResult::Failed });
+            if throttled {
+                state.metrics.record_throttled(ThrottleBudget::Password);
+            }
             let notice = notice_or_error(failure)?;
             let csrf = pre_login_csrf(&state, &headers);
             let page = LoginPage {
@@ -294,7 +297,20 @@ async fn prove<S: Store, M: Mailer>(
     if step_up && session.stage != Stage::Complete {
         return Err(AppError::Unauthenticated);
     }
-    match usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await {
+    let proven = usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await;
+    let method = OtpMethod::of_typed(&form.otp);
+    match &proven {
+        Ok(_) => state.metrics.record_otp(method, OtpResult::Accepted),
+        Err(Failure::Throttled(_)) => {
+            state.metrics.record_otp(method, OtpResult::Throttled);
+            state.metrics.record_throttled(ThrottleBudget::Otp);
+        }
+        Err(Failure::Refused(_) | Failure::Invalid(_)) => {
+            state.metrics.record_otp(method, OtpResult::Rejected)
+        }
+        Err(_) => {}
+    }
+    match proven {
         Ok(outcome) => {
             let next = if step_up { safe_next(&form.next).to_owned() } else { "/".to_owned() };
             Ok((state.cookies.start_session(&outcome.token), see_other(&next)).into_response())

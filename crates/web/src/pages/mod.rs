@@ -83,6 +83,7 @@ impl From<Failure> for AppError {
             Failure::Throttled(seconds) => AppError::Throttled { retry_after_secs: seconds },
             Failure::Store(error) => error.into(),
             Failure::Mail(error) => error.into(),
+            Failure::Internal(error) => AppError::internal(error),
         }
     }
 }

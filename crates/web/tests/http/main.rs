@@ -5,5 +5,6 @@
 mod app;
 mod auth;
 mod cloud;
+mod operations;
 mod security;
 mod story;

@@ -12,7 +12,7 @@ use keyward_core::yubico::{AesKey, PrivateId, PublicId, SoftwareKey, SoftwareKey
 use crate::app::{Browser, TestApp, TestEntropy, spawn_app};
 use crate::auth::{PASSWORD, log_in, sign_up};
 
-async fn user_id(app: &TestApp, email: &str) -> String {
+pub(crate) async fn user_id(app: &TestApp, email: &str) -> String {
     app.store.find_user_by_email(&Email::parse(email).unwrap()).await.unwrap().unwrap().id.to_string()
 }
 
@@ -37,11 +37,11 @@ async fn imported_key(app: &TestApp, public_id: &str, seed: u8) -> SoftwareKey {
     SoftwareKey::new(AesKey::from_bytes(aes), state)
 }
 
-fn rng(seed: u8) -> EntropyRng<'static> {
+pub(crate) fn rng(seed: u8) -> EntropyRng<'static> {
     EntropyRng(Box::leak(Box::new(TestEntropy::new(u64::from(seed)))))
 }
 
-fn touch(key: &mut SoftwareKey) -> String {
+pub(crate) fn touch(key: &mut SoftwareKey) -> String {
     key.press(&mut rng(9)).unwrap().to_string()
 }
 
