@@ -8,9 +8,10 @@
 use std::fmt;
 
 use argon2::password_hash::phc;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
 
@@ -125,28 +126,116 @@ impl fmt::Debug for PasswordHash {
 }
 
 /// Our hasher: argon2id, version 0x13, m=19456 KiB, t=2, p=1, 32-byte output.
-fn hasher() -> Result<Argon2<'static>, Error> {
-    let params =
-        Params::new(M_COST, T_COST, P_COST, None).map_err(|e| Error::PasswordHashing(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn our_params() -> Result<Params, Error> {
+    Params::new(M_COST, T_COST, P_COST, None).map_err(|e| Error::PasswordHashing(e.to_string()))
 }
 
-/// Hashes a password with a fresh 16-byte salt from `rng`.
+/// argon2's working memory (19 MiB with our parameters), kept between hashes.
+///
+/// Allocating and freeing 19 MiB per login leaves a server's heap fragmented and its resident size
+/// growing (BENCHMARKS.md, "Memory"); a server keeps one workspace per hash that may run at once and
+/// reuses it. A hash with larger parameters (imported from elsewhere) grows it for that one call and
+/// shrinks it back. The memory is zeroed after every use, so no password-derived state outlives a call.
+pub struct Workspace(Vec<Block>);
+
+impl Default for Workspace {
+    fn default() -> Workspace {
+        Workspace::new()
+    }
+}
+
+impl Workspace {
+    /// A workspace sized for our parameters.
+    pub fn new() -> Workspace {
+        let blocks = our_params().map(|params| params.block_count()).unwrap_or_default();
+        Workspace(vec![Block::default(); blocks])
+    }
+
+    /// Runs argon2id `hasher` over `password` and `salt` into `out`, in this workspace.
+    fn run(
+        &mut self,
+        hasher: &Argon2<'_>,
+        password: &Password,
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), Error> {
+        let ours = self.0.len();
+        let needed = hasher.params().block_count();
+        if needed > ours {
+            self.0.resize(needed, Block::default());
+        }
+        let result =
+            hasher.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut self.0[..needed]);
+        self.0.iter_mut().for_each(Zeroize::zeroize);
+        if needed > ours {
+            self.0.truncate(ours);
+            self.0.shrink_to_fit();
+        }
+        result.map_err(|error| Error::PasswordHashing(error.to_string()))
+    }
+
+    /// Hashes a password with a fresh 16-byte salt from `rng`.
+    pub fn hash(&mut self, password: &Password, rng: &mut impl CryptoRng) -> Result<PasswordHash, Error> {
+        fn hashing(error: impl fmt::Display) -> Error {
+            Error::PasswordHashing(error.to_string())
+        }
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        let params = our_params()?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.run(
+            &Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+            password,
+            &salt,
+            &mut out,
+        )?;
+        let phc = phc::PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: phc::ParamsString::try_from(&params).map_err(hashing)?,
+            salt: Some(phc::Salt::new(&salt).map_err(hashing)?),
+            hash: Some(phc::Output::new(&out).map_err(hashing)?),
+        };
+        Ok(PasswordHash(phc.to_string()))
+    }
+
+    /// Whether `password` matches `hash`. The hash's own parameters are used, so hashes made with
+    /// other argon2id parameters (argon2-cffi's defaults, say) verify too. The final comparison is
+    /// constant-time.
+    pub fn verify(&mut self, hash: &PasswordHash, password: &Password) -> bool {
+        let Ok(parsed) = phc::PasswordHash::new(&hash.0) else { return false };
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
+        let Ok(params) = Params::try_from(&parsed) else { return false };
+        let Some(version) = parsed.version.and_then(|v| Version::try_from(v).ok()) else { return false };
+        let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+        let hasher = Argon2::new(Algorithm::Argon2id, version, params);
+        if self.run(&hasher, password, salt.as_ref(), &mut out).is_err() {
+            return false;
+        }
+        out.ct_eq(expected.as_bytes()).into()
+    }
+
+    /// Spends the time of one real verification and returns false: the login path calls this when
+    /// the username is unknown, so response times do not tell which usernames exist.
+    pub fn verify_for_unknown_user(&mut self, password: &Password) -> bool {
+        let matched = match PasswordHash::parse(DUMMY_HASH) {
+            Ok(dummy) => self.verify(&dummy, password),
+            Err(_) => false,
+        };
+        // Keeps the computation from being optimized away, since its result is ignored.
+        std::hint::black_box(matched);
+        false
+    }
+}
+
+/// Hashes a password with a fresh 16-byte salt from `rng`, in a workspace of its own.
 pub fn hash_password(password: &Password, rng: &mut impl CryptoRng) -> Result<PasswordHash, Error> {
-    let mut salt = [0u8; SALT_LEN];
-    rng.fill_bytes(&mut salt);
-    let hash = hasher()?
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map_err(|error| Error::PasswordHashing(error.to_string()))?;
-    Ok(PasswordHash(hash.to_string()))
+    Workspace::new().hash(password, rng)
 }
 
-/// Whether `password` matches `hash`. The hash's own parameters are used, so hashes made with other
-/// argon2id parameters (argon2-cffi's defaults, say) verify too. The final comparison is constant-time.
+/// [`Workspace::verify`] in a workspace of its own.
 pub fn verify_password(hash: &PasswordHash, password: &Password) -> bool {
-    let Ok(parsed) = phc::PasswordHash::new(&hash.0) else { return false };
-    // `Argon2::default()` only supplies the code: algorithm, version and costs come from `parsed`.
-    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    Workspace::new().verify(hash, password)
 }
 
 /// The hash of a random password that was thrown away at development time (made with argon2-cffi
@@ -155,16 +244,9 @@ pub fn verify_password(hash: &PasswordHash, password: &Password) -> bool {
 pub const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$O6DSn3O07AsWMUuALMxtnQ$dKpjWr96ihrbw9/FP7WLCFUDT0AWhpZMgWvVAnV8N0A";
 
-/// Spends the time of one real verification and returns false: the login path calls this when the
-/// username is unknown, so response times do not tell which usernames exist.
+/// [`Workspace::verify_for_unknown_user`] in a workspace of its own.
 pub fn verify_password_for_unknown_user(password: &Password) -> bool {
-    let matched = match PasswordHash::parse(DUMMY_HASH) {
-        Ok(dummy) => verify_password(&dummy, password),
-        Err(_) => false,
-    };
-    // Keeps the computation from being optimized away, since its result is ignored.
-    std::hint::black_box(matched);
-    false
+    Workspace::new().verify_for_unknown_user(password)
 }
 
 #[cfg(test)]

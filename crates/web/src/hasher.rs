@@ -4,13 +4,12 @@
 //! an executor thread, a flood of logins would stall every other request (OTP checks included); run on
 //! unbounded blocking threads, it would spawn hundreds of threads and allocate gigabytes. So each call
 //! goes to `spawn_blocking`, and a semaphore with one permit per CPU bounds how many run at once: the
-//! rest queue, cheaply, as futures.
+//! rest queue, cheaply, as futures. Each running hash borrows one of at most that many argon2
+//! workspaces, kept for the life of the process, so logins do not allocate and free 19 MiB each.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use keyward_core::password::{
-    Password, PasswordHash, hash_password, verify_password, verify_password_for_unknown_user,
-};
+use keyward_core::password::{Password, PasswordHash, Workspace};
 use keyward_core::ports::{Entropy, EntropyRng, PasswordHasher};
 use tokio::sync::Semaphore;
 
@@ -55,6 +54,28 @@ pub fn default_permits() -> usize {
 pub struct BlockingHasher {
     entropy: Arc<dyn Entropy>,
     permits: Arc<Semaphore>,
+    workspaces: Arc<Workspaces>,
+}
+
+/// The argon2 workspaces not in use right now. A hash holds a permit while it runs, so there are never
+/// more workspaces than permits.
+#[derive(Default)]
+struct Workspaces(Mutex<Vec<Workspace>>);
+
+impl Workspaces {
+    /// Runs `work` in a spare workspace (or a new one), then keeps that workspace for the next call.
+    fn with<T>(&self, work: impl FnOnce(&mut Workspace) -> T) -> T {
+        let spare = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let mut workspace = spare.unwrap_or_default();
+        let result = work(&mut workspace);
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(workspace);
+        result
+    }
+
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
 }
 
 impl BlockingHasher {
@@ -65,7 +86,11 @@ impl BlockingHasher {
 
     /// A hasher that runs at most `permits` hashes at a time (at least one).
     pub fn with_permits(entropy: Arc<dyn Entropy>, permits: usize) -> BlockingHasher {
-        BlockingHasher { entropy, permits: Arc::new(Semaphore::new(permits.max(1))) }
+        BlockingHasher {
+            entropy,
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+            workspaces: Arc::default(),
+        }
     }
 
     /// How many hashes are not running right now (for tests and metrics).
@@ -76,17 +101,22 @@ impl BlockingHasher {
 
 impl PasswordHasher for BlockingHasher {
     async fn hash(&self, password: Password) -> Result<PasswordHash, keyward_core::Error> {
-        let entropy = Arc::clone(&self.entropy);
-        run_bounded(&self.permits, move || hash_password(&password, &mut EntropyRng(&*entropy)))
-            .await
-            .map_err(|error| keyward_core::Error::PasswordHashing(error.to_string()))?
+        let (entropy, workspaces) = (Arc::clone(&self.entropy), Arc::clone(&self.workspaces));
+        run_bounded(&self.permits, move || {
+            workspaces.with(|workspace| workspace.hash(&password, &mut EntropyRng(&*entropy)))
+        })
+        .await
+        .map_err(|error| keyward_core::Error::PasswordHashing(error.to_string()))?
     }
 
     async fn verify(&self, hash: Option<PasswordHash>, password: Password) -> bool {
-        let outcome = run_bounded(&self.permits, move || match hash {
-            Some(hash) => verify_password(&hash, &password),
-            // Same work as a real verification, so timing does not reveal unknown usernames.
-            None => verify_password_for_unknown_user(&password),
+        let workspaces = Arc::clone(&self.workspaces);
+        let outcome = run_bounded(&self.permits, move || {
+            workspaces.with(|workspace| match hash {
+                Some(hash) => workspace.verify(&hash, &password),
+                // Same work as a real verification, so timing does not reveal unknown usernames.
+                None => workspace.verify_for_unknown_user(&password),
+            })
         })
         .await;
         match outcome {
@@ -142,6 +172,27 @@ mod tests {
         assert!(!hasher.verify(Some(hash), password("correct horse batterY")).await);
         assert!(!hasher.verify(None, password("correct horse battery")).await);
         assert_eq!(hasher.available_permits(), 2, "every permit came back");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn workspaces_are_reused_never_more_than_the_permits() {
+        let hasher = hasher(2);
+        let hash = hasher.hash(password("correct horse battery")).await.unwrap();
+        let checks: Vec<_> = (0..6)
+            .map(|i| {
+                let (hasher, hash) = (hasher.clone(), hash.clone());
+                tokio::spawn(async move {
+                    let typed = if i % 2 == 0 { "correct horse battery" } else { "wrong horse battery" };
+                    (i % 2 == 0, hasher.verify(Some(hash), password(typed)).await)
+                })
+            })
+            .collect();
+        for check in checks {
+            let (expected, matched) = check.await.unwrap();
+            assert_eq!(matched, expected, "a reused workspace gave a wrong answer");
+        }
+        let kept = hasher.workspaces.count();
+        assert!((1..=2).contains(&kept), "{kept} workspaces kept for 2 permits");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

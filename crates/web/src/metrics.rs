@@ -1,26 +1,30 @@
-//! Prometheus metrics at `/metrics`, in the text exposition format (version 0.0.4).
+//! Prometheus metrics at `/metrics`, in the text exposition format (version 0.0.4), kept in a
+//! `prometheus-client` registry of our own (no process-global state, so tests and several servers in one
+//! process do not share counters).
 //!
-//! Rendered by hand rather than with the `prometheus` crate: the handful of series we keep have labels
-//! drawn from small enums and the router's route templates, so fixed arrays of atomics and one map
-//! cover them; building the registry cannot fail (no `register(..)?` in `app()`), and the crate graph
-//! gains nothing. The format is simple and tested below, line by line.
+//! Labels come from small enums and the router's route templates, never from what clients send. Every
+//! series of the enum-labelled families is created at start-up, so dashboards see zeros rather than
+//! missing series.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{Extension, MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Where the metrics are served.
 pub const PATH: &str = "/metrics";
 
 /// The content type of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The route label of requests that matched no route: one series for all of them, so scanners probing
 /// random paths cannot create unbounded series.
@@ -32,7 +36,7 @@ pub const LATENCY_BUCKETS: [f64; 14] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// Which factor an OTP verification was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OtpMethod {
     Totp,
     Yubikey,
@@ -64,12 +68,12 @@ impl OtpMethod {
 }
 
 /// How an OTP verification ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OtpResult {
     /// The code was right and had not been used.
-    Accepted,
+    Ok,
     /// The code was wrong (or malformed, or for another key).
-    Rejected,
+    Invalid,
     /// The code was right but already used (a replay).
     Replayed,
     /// Not checked: the user is throttled.
@@ -78,11 +82,11 @@ pub enum OtpResult {
 
 impl OtpResult {
     const ALL: [OtpResult; 4] =
-        [OtpResult::Accepted, OtpResult::Rejected, OtpResult::Replayed, OtpResult::Throttled];
+        [OtpResult::Ok, OtpResult::Invalid, OtpResult::Replayed, OtpResult::Throttled];
     fn label(self) -> &'static str {
         match self {
-            OtpResult::Accepted => "accepted",
-            OtpResult::Rejected => "rejected",
+            OtpResult::Ok => "ok",
+            OtpResult::Invalid => "invalid",
             OtpResult::Replayed => "replayed",
             OtpResult::Throttled => "throttled",
         }
@@ -90,7 +94,7 @@ impl OtpResult {
 }
 
 /// How a password login attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LoginResult {
     /// Signed in; no second factor needed.
     Success,
@@ -120,7 +124,7 @@ impl LoginResult {
 }
 
 /// How sending an e-mail ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailResult {
     Sent,
     Failed,
@@ -137,7 +141,7 @@ impl MailResult {
 }
 
 /// Which budget refused an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ThrottleBudget {
     /// Password guesses (per username and per client address).
     Password,
@@ -155,156 +159,163 @@ impl ThrottleBudget {
     }
 }
 
-/// Counts per status and a latency histogram for one route.
-#[derive(Debug, Default)]
-struct RouteStats {
-    by_status: BTreeMap<u16, u64>,
-    /// Non-cumulative counts per bucket of [`LATENCY_BUCKETS`]; the last slot is `+Inf`.
-    buckets: [u64; LATENCY_BUCKETS.len() + 1],
-    sum_seconds: f64,
-    count: u64,
+/// Encodes an enum label value by its `label()`.
+macro_rules! label_value {
+    ($($kind:ty),*) => {$(
+        impl EncodeLabelValue for $kind {
+            fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+                encoder.write_str(self.label())
+            }
+        }
+    )*};
+}
+label_value!(OtpMethod, OtpResult, LoginResult, MailResult, ThrottleBudget);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OtpLabels {
+    factor: OtpMethod,
+    result: OtpResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LoginLabel {
+    result: LoginResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MailLabel {
+    result: MailResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BudgetLabel {
+    budget: ThrottleBudget,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
 }
 
 /// The process's metrics. Cheap to bump from any handler; shared as `Arc<Metrics>`.
-#[derive(Debug, Default)]
 pub struct Metrics {
-    /// Keyed by route template: bounded by the router, not by what clients send.
-    routes: Mutex<BTreeMap<String, RouteStats>>,
-    otp: [[AtomicU64; 4]; 3],
-    logins: [AtomicU64; 4],
-    emails: [AtomicU64; 2],
-    throttled: [AtomicU64; 2],
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    otp: Family<OtpLabels, Counter>,
+    logins: Family<LoginLabel, Counter>,
+    emails: Family<MailLabel, Counter>,
+    throttled: Family<BudgetLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let metrics = Metrics {
+            registry: Registry::default(),
+            requests: Family::default(),
+            durations: Family::new_with_constructor(latency_histogram),
+            otp: Family::default(),
+            logins: Family::default(),
+            emails: Family::default(),
+            throttled: Family::default(),
+        };
+        // `inc_by(0)` creates the series without counting anything.
+        for factor in OtpMethod::ALL {
+            for result in OtpResult::ALL {
+                metrics.otp.get_or_create(&OtpLabels { factor, result }).inc_by(0);
+            }
+        }
+        for result in LoginResult::ALL {
+            metrics.logins.get_or_create(&LoginLabel { result }).inc_by(0);
+        }
+        for result in MailResult::ALL {
+            metrics.emails.get_or_create(&MailLabel { result }).inc_by(0);
+        }
+        for budget in ThrottleBudget::ALL {
+            metrics.throttled.get_or_create(&BudgetLabel { budget }).inc_by(0);
+        }
+        metrics.register()
+    }
 }
 
 impl Metrics {
+    fn register(mut self) -> Metrics {
+        let registry = &mut self.registry;
+        // Counter names get their `_total` suffix from the encoder.
+        registry.register(
+            "keyward_http_requests",
+            "HTTP requests answered, by route template and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "keyward_http_request_duration_seconds",
+            "Time to answer HTTP requests, by route template",
+            self.durations.clone(),
+        );
+        registry.register(
+            "keyward_otp_verifications",
+            "One-time password verifications, by factor and result",
+            self.otp.clone(),
+        );
+        registry.register(
+            "keyward_login_attempts",
+            "Password login attempts, by result",
+            self.logins.clone(),
+        );
+        registry.register("keyward_emails", "E-mails handed to the mailer, by result", self.emails.clone());
+        registry.register(
+            "keyward_throttle_refusals",
+            "Attempts refused by a throttle, by budget",
+            self.throttled.clone(),
+        );
+        self
+    }
+
     /// Records one answered request.
-    pub fn record_request(&self, route: &str, status: u16, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        let bucket =
-            LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len());
-        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        let stats = match routes.get_mut(route) {
-            Some(stats) => stats,
-            None => routes.entry(route.to_owned()).or_default(),
-        };
-        *stats.by_status.entry(status).or_default() += 1;
-        if let Some(slot) = stats.buckets.get_mut(bucket) {
-            *slot += 1;
-        }
-        stats.sum_seconds += seconds;
-        stats.count += 1;
+    pub fn record_request(&self, route: &str, status: u16, elapsed: std::time::Duration) {
+        self.requests.get_or_create(&RequestLabels { route: route.to_owned(), status }).inc();
+        self.durations.get_or_create(&RouteLabels { route: route.to_owned() }).observe(elapsed.as_secs_f64());
     }
 
     /// Records one OTP verification.
-    pub fn record_otp(&self, method: OtpMethod, result: OtpResult) {
-        self.otp[method as usize][result as usize].fetch_add(1, Ordering::Relaxed);
+    pub fn record_otp(&self, factor: OtpMethod, result: OtpResult) {
+        self.otp.get_or_create(&OtpLabels { factor, result }).inc();
     }
 
     /// Records one password login attempt.
     pub fn record_login(&self, result: LoginResult) {
-        self.logins[result as usize].fetch_add(1, Ordering::Relaxed);
+        self.logins.get_or_create(&LoginLabel { result }).inc();
     }
 
     /// Records one e-mail handed to the mailer.
     pub fn record_email(&self, result: MailResult) {
-        self.emails[result as usize].fetch_add(1, Ordering::Relaxed);
+        self.emails.get_or_create(&MailLabel { result }).inc();
     }
 
     /// Records one attempt refused by a throttle.
     pub fn record_throttled(&self, budget: ThrottleBudget) {
-        self.throttled[budget as usize].fetch_add(1, Ordering::Relaxed);
+        self.throttled.get_or_create(&BudgetLabel { budget }).inc();
     }
 
     /// Everything, in the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        // Writing to a String cannot fail; the results are ignored for that reason.
-        let _ = self.render_into(&mut out);
+        if let Err(error) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry) {
+            // Only a label value that cannot be written fails; ours are fixed strings and templates.
+            tracing::error!(%error, "the metrics could not be encoded");
+        }
         out
     }
-
-    fn render_into(&self, out: &mut String) -> std::fmt::Result {
-        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-
-        family(
-            out,
-            "keyward_http_requests_total",
-            "counter",
-            "HTTP requests answered, by route template and status.",
-        )?;
-        for (route, stats) in routes.iter() {
-            for (status, count) in &stats.by_status {
-                writeln!(
-                    out,
-                    "keyward_http_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
-                    escape(route)
-                )?;
-            }
-        }
-
-        let name = "keyward_http_request_duration_seconds";
-        family(out, name, "histogram", "Time to answer HTTP requests, by route template.")?;
-        for (route, stats) in routes.iter() {
-            let route = escape(route);
-            let mut cumulative = 0;
-            for (bound, count) in LATENCY_BUCKETS.iter().zip(stats.buckets.iter()) {
-                cumulative += count;
-                writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}")?;
-            }
-            writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", stats.count)?;
-            writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", stats.sum_seconds)?;
-            writeln!(out, "{name}_count{{route=\"{route}\"}} {}", stats.count)?;
-        }
-        drop(routes);
-
-        family(
-            out,
-            "keyward_otp_verifications_total",
-            "counter",
-            "One-time password verifications, by factor and result.",
-        )?;
-        for method in OtpMethod::ALL {
-            for result in OtpResult::ALL {
-                let count = self.otp[method as usize][result as usize].load(Ordering::Relaxed);
-                writeln!(
-                    out,
-                    "keyward_otp_verifications_total{{method=\"{}\",result=\"{}\"}} {count}",
-                    method.label(),
-                    result.label()
-                )?;
-            }
-        }
-
-        family(out, "keyward_login_attempts_total", "counter", "Password login attempts, by result.")?;
-        for result in LoginResult::ALL {
-            let count = self.logins[result as usize].load(Ordering::Relaxed);
-            writeln!(out, "keyward_login_attempts_total{{result=\"{}\"}} {count}", result.label())?;
-        }
-
-        family(out, "keyward_emails_total", "counter", "E-mails handed to the mailer, by result.")?;
-        for result in MailResult::ALL {
-            let count = self.emails[result as usize].load(Ordering::Relaxed);
-            writeln!(out, "keyward_emails_total{{result=\"{}\"}} {count}", result.label())?;
-        }
-
-        let name = "keyward_throttle_refusals_total";
-        family(out, name, "counter", "Attempts refused by a throttle, by budget.")?;
-        for budget in ThrottleBudget::ALL {
-            let count = self.throttled[budget as usize].load(Ordering::Relaxed);
-            writeln!(out, "{name}{{budget=\"{}\"}} {count}", budget.label())?;
-        }
-        Ok(())
-    }
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) -> std::fmt::Result {
-    writeln!(out, "# HELP {name} {help}")?;
-    writeln!(out, "# TYPE {name} {kind}")
-}
-
-/// Label values escape backslash, double quote and line feed.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Middleware (`from_fn_with_state(metrics, track)`): counts and times each request by its route
@@ -359,6 +370,8 @@ mod tests {
     use axum::routing::get;
     use tower::ServiceExt;
 
+    use std::time::Duration;
+
     use super::*;
 
     fn lines(text: &str) -> Vec<&str> {
@@ -368,20 +381,21 @@ mod tests {
     #[test]
     fn counters_render_with_help_type_and_labels() {
         let metrics = Metrics::default();
-        metrics.record_otp(OtpMethod::Totp, OtpResult::Accepted);
-        metrics.record_otp(OtpMethod::Totp, OtpResult::Accepted);
+        metrics.record_otp(OtpMethod::Totp, OtpResult::Ok);
+        metrics.record_otp(OtpMethod::Totp, OtpResult::Ok);
         metrics.record_otp(OtpMethod::Yubikey, OtpResult::Replayed);
         metrics.record_login(LoginResult::Failed);
         metrics.record_email(MailResult::Sent);
+        metrics.record_request("/login", 200, Duration::from_millis(3));
         let text = metrics.render();
         let lines = lines(&text);
         for expected in [
             "# HELP keyward_otp_verifications_total One-time password verifications, by factor and result.",
             "# TYPE keyward_otp_verifications_total counter",
-            "keyward_otp_verifications_total{method=\"totp\",result=\"accepted\"} 2",
-            "keyward_otp_verifications_total{method=\"totp\",result=\"rejected\"} 0",
-            "keyward_otp_verifications_total{method=\"yubikey\",result=\"replayed\"} 1",
-            "keyward_otp_verifications_total{method=\"recovery_code\",result=\"throttled\"} 0",
+            "keyward_otp_verifications_total{factor=\"totp\",result=\"ok\"} 2",
+            "keyward_otp_verifications_total{factor=\"totp\",result=\"invalid\"} 0",
+            "keyward_otp_verifications_total{factor=\"yubikey\",result=\"replayed\"} 1",
+            "keyward_otp_verifications_total{factor=\"recovery_code\",result=\"throttled\"} 0",
             "# TYPE keyward_login_attempts_total counter",
             "keyward_login_attempts_total{result=\"failed\"} 1",
             "keyward_login_attempts_total{result=\"success\"} 0",

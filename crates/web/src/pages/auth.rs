@@ -300,13 +300,13 @@ async fn prove<S: Store, M: Mailer>(
     let proven = usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await;
     let method = OtpMethod::of_typed(&form.otp);
     match &proven {
-        Ok(_) => state.metrics.record_otp(method, OtpResult::Accepted),
+        Ok(_) => state.metrics.record_otp(method, OtpResult::Ok),
         Err(Failure::Throttled(_)) => {
             state.metrics.record_otp(method, OtpResult::Throttled);
             state.metrics.record_throttled(ThrottleBudget::Otp);
         }
         Err(Failure::Refused(_) | Failure::Invalid(_)) => {
-            state.metrics.record_otp(method, OtpResult::Rejected)
+            state.metrics.record_otp(method, OtpResult::Invalid)
         }
         Err(_) => {}
     }
