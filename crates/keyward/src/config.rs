@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use keyward_web::proxies::TrustedProxies;
 use serde::Deserialize;
 
 /// The settings of one Keyward process.
@@ -47,6 +48,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// A request still running after this is answered 503.
     pub request_timeout: Duration,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (default: none).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How log lines are written.
@@ -94,6 +97,7 @@ struct FileConfig {
     metrics_listen: Option<String>,
     shutdown_timeout_secs: Option<u64>,
     request_timeout_secs: Option<u64>,
+    trusted_proxies: Option<String>,
 }
 
 /// Every variable the binary reads; the file takes the same names in lower case, but for the secrets.
@@ -116,6 +120,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "KEYWARD_METRICS_LISTEN",
     "KEYWARD_SHUTDOWN_TIMEOUT_SECS",
     "KEYWARD_REQUEST_TIMEOUT_SECS",
+    "KEYWARD_TRUSTED_PROXIES",
 ];
 
 /// Names reserved for the test suite's own settings.
@@ -177,6 +182,7 @@ impl Config {
                 "METRICS_LISTEN" => layered.metrics_listen = text.filter(|a| !a.trim().is_empty()),
                 "SHUTDOWN_TIMEOUT_SECS" => layered.shutdown_timeout_secs = Some(number(&name, &raw)?),
                 "REQUEST_TIMEOUT_SECS" => layered.request_timeout_secs = Some(number(&name, &raw)?),
+                "TRUSTED_PROXIES" => layered.trusted_proxies = text,
                 _ => unknown.push(name),
             }
         }
@@ -235,6 +241,9 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| vec![keyward_yubicloud::YUBICLOUD_URL.to_owned()]),
         });
+        let trusted_proxies =
+            TrustedProxies::parse(layered.trusted_proxies.as_deref().unwrap_or_default())
+                .map_err(|error| anyhow::anyhow!("KEYWARD_TRUSTED_PROXIES / trusted_proxies: {error}"))?;
         Ok(Config {
             listen,
             data_dir,
@@ -252,6 +261,7 @@ impl Config {
             metrics_listen,
             shutdown_timeout: Duration::from_secs(layered.shutdown_timeout_secs.unwrap_or(10)),
             request_timeout: Duration::from_secs(layered.request_timeout_secs.unwrap_or(30).max(1)),
+            trusted_proxies,
         })
     }
 
@@ -284,6 +294,14 @@ impl Config {
             ("metrics_listen", optional(self.metrics_listen.map(|a| a.to_string()))),
             ("shutdown_timeout_secs", self.shutdown_timeout.as_secs().to_string()),
             ("request_timeout_secs", self.request_timeout.as_secs().to_string()),
+            (
+                "trusted_proxies",
+                if self.trusted_proxies.is_empty() {
+                    "(none)".into()
+                } else {
+                    self.trusted_proxies.to_string()
+                },
+            ),
         ];
         lines.iter().map(|(key, value)| format!("{key} = {value}\n")).collect()
     }
@@ -448,6 +466,22 @@ mod tests {
         ] {
             assert!(Config::from_layers(FileConfig::default(), env(&[bad])).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_and_a_bad_one_stops_the_start() {
+        let config = Config::from_layers(
+            FileConfig::default(),
+            env(&[("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/8, ::1")]),
+        )
+        .unwrap();
+        assert_eq!(config.trusted_proxies.to_string(), "10.0.0.0/8, ::1/128");
+        assert!(config.describe().contains("trusted_proxies = 10.0.0.0/8, ::1/128\n"));
+        let error =
+            Config::from_layers(FileConfig::default(), env(&[("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/33")]))
+                .unwrap_err();
+        assert!(format!("{error:#}").contains("KEYWARD_TRUSTED_PROXIES"), "{error:#}");
+        assert!(Config::from_layers(FileConfig::default(), env(&[])).unwrap().trusted_proxies.is_empty());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod headers;
 pub mod layout;
 pub mod metrics;
 pub mod pages;
+pub mod proxies;
 pub mod qr;
 pub mod request_id;
 pub mod session;
@@ -39,6 +40,8 @@ pub struct AppState<S, M> {
     /// Whether `/metrics` is served by this router; false when the binary serves [`metrics::router`] on
     /// a listen address of its own, so the figures are not public.
     pub metrics_on_main_listener: bool,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (default: none).
+    pub trusted_proxies: proxies::TrustedProxies,
 }
 
 /// How long a request may run by default: long enough for a password hash queued behind a flood of
@@ -54,6 +57,7 @@ impl<S, M> AppState<S, M> {
             metrics: Arc::new(metrics::Metrics::default()),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             metrics_on_main_listener: true,
+            trusted_proxies: proxies::TrustedProxies::default(),
         }
     }
 }

@@ -107,6 +107,26 @@ impl CookiePolicy {
         if self.secure { "__Host-keyward_csrf" } else { "keyward_csrf" }
     }
 
+    /// The known-browser cookie's name.
+    pub fn browser_cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-keyward_browser" } else { "keyward_browser" }
+    }
+
+    /// The known-browser mark the request presents, if it has the shape of one (key id, a dot, base64url).
+    pub fn browser_mark<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        cookie_value(headers, self.browser_cookie_name()).filter(|value| {
+            value.len() <= 200
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+    }
+
+    /// `Set-Cookie` marking this browser as one that completed a login (its own throttle budget), for as
+    /// long as such a mark is honoured.
+    pub fn mark_browser(&self, mark: &str) -> SetCookie {
+        let max_age = keyward_core::usecase::KNOWN_BROWSER_SECS;
+        self.cookie(self.browser_cookie_name(), mark, "Lax", Some(max_age))
+    }
+
     /// The session token the request presents, if any (shape-checked, not looked up).
     pub fn session_token(&self, headers: &HeaderMap) -> Option<Token> {
         token_cookie(headers, self.session_cookie_name())

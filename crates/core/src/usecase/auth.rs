@@ -8,9 +8,10 @@ use crate::mail::Mailer;
 use crate::otp::{Code, Totp};
 use crate::password::Password;
 use crate::ports::PasswordHasher;
+use crate::seal::Sealed;
 use crate::session::{Session, Stage};
 use crate::store::{Store, ThrottleStore};
-use crate::throttle::{self, Admission, ThrottlePolicy};
+use crate::throttle::{self, ThrottlePolicy, ThrottleState};
 use crate::token::Token;
 use crate::user::{Email, Role, User};
 use crate::yubico::YubikeyOtp;
@@ -37,16 +38,86 @@ pub struct SecondFactorOutcome {
     pub used_recovery_code: bool,
 }
 
-async fn admit<S: ThrottleStore>(
-    store: &S,
-    key: &str,
-    policy: ThrottlePolicy,
-    now: crate::UnixTime,
-) -> Result<(), Failure> {
-    match throttle::admit(store, key, policy, now).await? {
-        Admission::Admit(_) => Ok(()),
-        Admission::Wait(seconds) => Err(Failure::Throttled(seconds)),
+/// The budgets one guess spends. A browser that has completed a login for this user before spends its
+/// own; any other spends the budget of its (user, client address), the user's shared one and, for
+/// passwords, its address's. An attacker without such a browser can exhaust only budgets the owner's
+/// known browsers do not use, and an attacker at one address leaves the shared budget room for the owner
+/// at another.
+struct Budgets(Vec<(String, ThrottlePolicy)>);
+
+impl Budgets {
+    fn as_slice(&self) -> Vec<(&str, ThrottlePolicy)> {
+        self.0.iter().map(|(key, policy)| (key.as_str(), *policy)).collect()
     }
+
+    /// Spends one attempt from each, or refuses with the wait; the states after spending, in order.
+    async fn spend<S: ThrottleStore>(
+        &self,
+        store: &S,
+        now: crate::UnixTime,
+    ) -> Result<Vec<ThrottleState>, Failure> {
+        throttle::admit_all(store, &self.as_slice(), now).await?.map_err(Failure::Throttled)
+    }
+
+    /// The attempt succeeded: only failures spend. The first budget (this browser's, or this user's at
+    /// this address) is cleared, since whoever is there has just proven the factor; the shared ones get
+    /// this attempt back but keep the failures others spent.
+    async fn give_back<S: ThrottleStore>(&self, store: &S) -> Result<(), Failure> {
+        let budgets = self.as_slice();
+        if let Some(((own, _), shared)) = budgets.split_first() {
+            store.clear_throttle(own).await?;
+            throttle::refund_all(store, shared).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The associated data of a known-browser mark.
+const KNOWN_BROWSER_CONTEXT: &[u8] = b"keyward known browser";
+/// How long a browser stays known after its last completed login: 180 days.
+pub const KNOWN_BROWSER_SECS: u64 = 180 * 24 * 60 * 60;
+/// The longest mark we read; anything longer is not ours.
+const MAX_MARK_CHARS: usize = 200;
+
+/// A mark for a browser that has just completed a login for `user`: the user's id and the time, sealed
+/// under the master key (so any node can read it and nobody can forge one), for a long-lived cookie.
+pub fn known_browser_mark<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<String, Failure> {
+    let mut plaintext = [0u8; 16];
+    plaintext[..8].copy_from_slice(&user.id.0.to_be_bytes());
+    plaintext[8..].copy_from_slice(&services.now().seconds().to_be_bytes());
+    let sealed = services.keys.seal(&plaintext, KNOWN_BROWSER_CONTEXT, &mut services.rng())?;
+    Ok(format!("{}.{}", sealed.key_id, data_encoding::BASE64URL_NOPAD.encode(&sealed.ciphertext)))
+}
+
+/// Whether `origin` presents a mark that `user` completed a login from this browser in the last 180 days.
+fn is_known_browser<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    origin: &Origin,
+    user: &User,
+) -> bool {
+    let Some(mark) = origin.browser.as_deref().filter(|mark| mark.len() <= MAX_MARK_CHARS) else {
+        return false;
+    };
+    let Some((key_id, encoded)) = mark.split_once('.') else { return false };
+    let Ok(ciphertext) = data_encoding::BASE64URL_NOPAD.decode(encoded.as_bytes()) else { return false };
+    let sealed = Sealed { key_id: key_id.to_owned(), ciphertext };
+    let Ok(plaintext) = services.keys.open(&sealed, KNOWN_BROWSER_CONTEXT) else { return false };
+    let (Ok(id), Ok(at)) = (
+        <[u8; 8]>::try_from(plaintext.get(..8).unwrap_or_default()),
+        <[u8; 8]>::try_from(plaintext.get(8..).unwrap_or_default()),
+    ) else {
+        return false;
+    };
+    let age = services.now().seconds().saturating_sub(u64::from_be_bytes(at));
+    i64::from_be_bytes(id) == user.id.0 && age < KNOWN_BROWSER_SECS
+}
+
+/// The client's address as a throttle key part ("" when unknown).
+fn address(origin: &Origin) -> &str {
+    origin.ip.as_deref().unwrap_or_default()
 }
 
 async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
@@ -97,8 +168,9 @@ async fn needs_second_factor<S: Store>(store: &S, user: &User) -> Result<bool, F
     Ok(account.activation.is_some())
 }
 
-/// The password step. Unknown addresses cost the same time and get the same message as wrong passwords;
-/// guesses are throttled per address and per client IP, across all nodes.
+/// The password step. Unknown addresses cost the same time and get the same message as wrong passwords.
+/// Guesses are throttled across all nodes (see [`Budgets`]); when the budget shared by unknown browsers
+/// runs out, the owner is told by e-mail.
 pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     email: &str,
@@ -106,24 +178,57 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<LoginOutcome, Failure> {
     let now = services.now();
-    let email_key = format!("password:email:{}", email.trim().to_lowercase());
-    admit(&services.store, &email_key, ThrottlePolicy::PASSWORD, now).await?;
-    if let Some(ip) = &origin.ip {
-        admit(&services.store, &format!("password:ip:{ip}"), ThrottlePolicy::PASSWORD, now).await?;
-    }
-    let refused = || Failure::Refused(WRONG_LOGIN.to_owned());
-    let password = Password::parse(password).map_err(|_| refused())?;
+    let typed = email.trim().to_lowercase();
     let user = match Email::parse(email) {
         Ok(email) => services.store.find_user_by_email(&email).await?,
         Err(_) => None,
     };
-    let hash = user.as_ref().and_then(|user| user.password_hash.clone());
-    let verified = services.hasher.verify(hash, password).await;
+    let known = user.as_ref().is_some_and(|user| is_known_browser(services, origin, user));
+    let budgets = Budgets(if known {
+        let mark = origin.browser.as_deref().unwrap_or_default();
+        vec![(throttle::key("password:browser", &[&typed, mark]), ThrottlePolicy::PASSWORD_KNOWN_BROWSER)]
+    } else {
+        vec![
+            (
+                throttle::key("password:user-address", &[&typed, address(origin)]),
+                ThrottlePolicy::PASSWORD_USER_ADDRESS,
+            ),
+            (throttle::key("password:user", &[&typed]), ThrottlePolicy::PASSWORD_USER),
+            (throttle::key("password:address", &[address(origin)]), ThrottlePolicy::PASSWORD_ADDRESS),
+        ]
+    });
+    let spent = budgets.spend(&services.store, now).await?;
+    let refused = || Failure::Refused(WRONG_LOGIN.to_owned());
+    let verified = match Password::parse(password) {
+        Ok(password) => {
+            services.hasher.verify(user.as_ref().and_then(|u| u.password_hash.clone()), password).await
+        }
+        Err(_) => false,
+    };
     let user = match user {
         Some(user) if verified => user,
-        _ => return Err(refused()),
+        user => {
+            // An unknown browser that spends the free attempts of its address or of the shared budget
+            // starts making people wait: the owner hears of it, at most once an hour.
+            let free_spent = !known
+                && [ThrottlePolicy::PASSWORD_USER_ADDRESS, ThrottlePolicy::PASSWORD_USER]
+                    .iter()
+                    .zip(&spent)
+                    .any(|(policy, state)| state.attempts == policy.free);
+            if let (Some(user), true) = (user, free_spent) {
+                let alert = throttle::key("alert:password", &[&typed]);
+                if throttle::admit(&services.store, &alert, ThrottlePolicy::ALERT, now).await?.is_admitted() {
+                    let attempts = spent.iter().map(|state| state.attempts).max().unwrap_or_default();
+                    services
+                        .mailer
+                        .send(&mails::wrong_passwords(&user.email, attempts, address(origin)))
+                        .await?;
+                }
+            }
+            return Err(refused());
+        }
     };
-    services.store.clear_throttle(&email_key).await?;
+    budgets.give_back(&services.store).await?;
     let stage = if needs_second_factor(&services.store, &user).await? {
         Stage::PasswordOnly
     } else {
@@ -175,16 +280,26 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<SecondFactorOutcome, Failure> {
     let now = services.now();
-    let throttle_key = format!("otp:user:{}", user.id);
-    admit(&services.store, &throttle_key, ThrottlePolicy::OTP, now).await?;
+    let id = user.id.to_string();
+    let budgets = Budgets(if is_known_browser(services, origin, user) {
+        let mark = origin.browser.as_deref().unwrap_or_default();
+        vec![(throttle::key("otp:browser", &[&id, mark]), ThrottlePolicy::OTP_KNOWN_BROWSER)]
+    } else {
+        vec![
+            (throttle::key("otp:user-address", &[&id, address(origin)]), ThrottlePolicy::OTP_USER_ADDRESS),
+            (throttle::key("otp:user", &[&id]), ThrottlePolicy::OTP_USER),
+        ]
+    });
+    let spent = budgets.spend(&services.store, now).await?;
     let Some(proof) = check_one_time_password(services, user, typed).await? else {
-        let attempts = services.store.throttle_state(&throttle_key).await?.map_or(0, |state| state.attempts);
+        // The count of the user's shared budget (or of their known browser's own).
+        let attempts = spent.last().map_or(0, |state| state.attempts);
         if attempts == ALERT_AFTER_WRONG_CODES && session.stage == Stage::PasswordOnly {
             services.mailer.send(&mails::wrong_codes(&user.email, attempts)).await?;
         }
         return Err(Failure::Refused(WRONG_CODE.to_owned()));
     };
-    services.store.clear_throttle(&throttle_key).await?;
+    budgets.give_back(&services.store).await?;
     let token = Token::generate(16, &mut services.rng());
     if !services
         .store

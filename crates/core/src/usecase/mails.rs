@@ -87,6 +87,23 @@ pub(crate) fn wrong_codes(to: &Email, attempts: u32) -> Message {
     )
 }
 
+pub(crate) fn wrong_passwords(to: &Email, attempts: u32, address: &str) -> Message {
+    let from = if address.is_empty() { String::new() } else { format!(" (the last from {address})") };
+    notice(
+        to,
+        "Wrong passwords at your Keyward login",
+        &[
+            &format!(
+                "{attempts} wrong passwords for your account were typed in a browser you have not logged in \
+                 with before{from}. Further attempts from there now have to wait, up to 15 minutes each."
+            ),
+            "Browsers where you have logged in before are not affected: you can keep logging in there.",
+            "If this was not you, someone is guessing your password. You need do nothing; if your password \
+             is one you use elsewhere, change it.",
+        ],
+    )
+}
+
 pub(crate) fn recovery_code_used(to: &Email, remaining: usize) -> Message {
     notice(
         to,

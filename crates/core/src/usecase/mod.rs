@@ -10,7 +10,8 @@ mod two_factor;
 use std::sync::Arc;
 
 pub use auth::{
-    LoginOutcome, SecondFactorOutcome, current_session, log_in, log_out, prove_second_factor, sign_up,
+    KNOWN_BROWSER_SECS, LoginOutcome, SecondFactorOutcome, current_session, known_browser_mark, log_in,
+    log_out, prove_second_factor, sign_up,
 };
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
@@ -141,7 +142,10 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
 /// Where a request came from, for throttles and the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
+    /// The client's address (after trusted proxies), if known.
     pub ip: Option<String>,
+    /// The known-browser mark the browser presents, if any (see `auth::known_browser_mark`).
+    pub browser: Option<String>,
 }
 
 /// How a person is named in the audit log.

@@ -123,9 +123,9 @@ pub async fn forgot_password<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<(), Failure> {
     let Ok(email) = Email::parse(email) else { return Ok(()) };
     // Throttled like password guesses, so the form cannot be used to flood someone's mailbox.
-    let key = format!("reset:email:{email}");
+    let key = throttle::key("reset:email", &[email.as_str()]);
     if let Admission::Wait(seconds) =
-        throttle::admit(&services.store, &key, ThrottlePolicy::PASSWORD, services.now()).await?
+        throttle::admit(&services.store, &key, ThrottlePolicy::RESET_EMAIL, services.now()).await?
     {
         return Err(Failure::Throttled(seconds));
     }

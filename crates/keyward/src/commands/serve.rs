@@ -69,6 +69,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut state = AppState::new(services);
     state.metrics = Arc::clone(&metrics);
     state.request_timeout = config.request_timeout;
+    state.trusted_proxies = config.trusted_proxies.clone();
     state.metrics_on_main_listener = config.metrics_listen.is_none();
     let app = keyward_web::app(state);
 

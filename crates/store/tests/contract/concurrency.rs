@@ -59,7 +59,7 @@ async fn one_of_64_concurrent_uses_of_a_yubikey_otp_wins(db: &TestDb) {
 
 async fn every_node_spends_from_one_throttle_budget(db: &TestDb) {
     // 20 free attempts, then an hour's wait: of 64 simultaneous attempts exactly 20 may go ahead.
-    let policy = ThrottlePolicy { free: 20, base_wait: 3600, max_wait: 3600 };
+    let policy = ThrottlePolicy { free: 20, base_wait: 3600, max_wait: 3600, forget_every: 3600 };
     let nodes = [db.store.clone(), db.another_node().await];
     let admitted = race(nodes, |node| async move {
         matches!(admit(&node, "otp:user:1", policy, NOW).await.unwrap(), Admission::Admit(_))

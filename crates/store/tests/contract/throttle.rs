@@ -2,7 +2,7 @@
 
 use keyward_core::UnixTime;
 use keyward_core::store::ThrottleStore;
-use keyward_core::throttle::{Admission, ThrottlePolicy, ThrottleState, admit};
+use keyward_core::throttle::{Admission, ThrottlePolicy, ThrottleState, admit, admit_all, refund_all};
 
 use crate::harness::{NOW, TestDb};
 
@@ -25,17 +25,41 @@ async fn the_otp_policy_makes_a_guesser_wait(db: &TestDb) {
     let store = &db.store;
     for _ in 0..3 {
         assert!(matches!(
-            admit(store, "otp:user:7", ThrottlePolicy::OTP, NOW).await.unwrap(),
+            admit(store, "otp:user:7", ThrottlePolicy::OTP_KNOWN_BROWSER, NOW).await.unwrap(),
             Admission::Admit(_)
         ));
     }
-    assert_eq!(admit(store, "otp:user:7", ThrottlePolicy::OTP, NOW).await.unwrap(), Admission::Wait(30));
+    assert_eq!(
+        admit(store, "otp:user:7", ThrottlePolicy::OTP_KNOWN_BROWSER, NOW).await.unwrap(),
+        Admission::Wait(30)
+    );
     let later = UnixTime(NOW.0 + 30);
     assert!(matches!(
-        admit(store, "otp:user:7", ThrottlePolicy::OTP, later).await.unwrap(),
+        admit(store, "otp:user:7", ThrottlePolicy::OTP_KNOWN_BROWSER, later).await.unwrap(),
         Admission::Admit(_)
     ));
-    assert_eq!(admit(store, "otp:user:7", ThrottlePolicy::OTP, later).await.unwrap(), Admission::Wait(60));
+    assert_eq!(
+        admit(store, "otp:user:7", ThrottlePolicy::OTP_KNOWN_BROWSER, later).await.unwrap(),
+        Admission::Wait(60)
+    );
 }
 
-contract!(throttle_state_is_swapped_only_from_what_was_read, the_otp_policy_makes_a_guesser_wait);
+async fn budgets_are_spent_together_and_successes_give_back(db: &TestDb) {
+    let store = &db.store;
+    let strict = ThrottlePolicy { free: 1, base_wait: 60, max_wait: 900, forget_every: 900 };
+    let budgets = [("a", strict), ("b", ThrottlePolicy::PASSWORD_ADDRESS)];
+    let attempts =
+        |key: &'static str| async move { store.throttle_state(key).await.unwrap().map(|s| s.attempts) };
+    assert!(admit_all(store, &budgets, NOW).await.unwrap().is_ok());
+    assert_eq!(admit_all(store, &budgets, NOW).await.unwrap(), Err(60), "the strict budget refuses");
+    assert_eq!(attempts("b").await, Some(1), "the refused attempt spent nothing from the other budget");
+    refund_all(store, &budgets).await.unwrap();
+    assert_eq!((attempts("a").await, attempts("b").await), (Some(0), Some(0)), "a success gives back");
+    assert!(admit_all(store, &budgets, NOW).await.unwrap().is_ok(), "and the next attempt goes ahead");
+}
+
+contract!(
+    throttle_state_is_swapped_only_from_what_was_read,
+    the_otp_policy_makes_a_guesser_wait,
+    budgets_are_spent_together_and_successes_give_back
+);

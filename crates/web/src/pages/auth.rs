@@ -188,7 +188,13 @@ pub async fn log_in<S: Store, M: Mailer>(
                 LoginResult::SecondFactorRequired
             });
             let next = if complete { "/" } else { "/login/otp" };
-            Ok((state.cookies.start_session(&outcome.token), see_other(next)).into_response())
+            let session = state.cookies.start_session(&outcome.token);
+            if complete {
+                let mark = usecase::known_browser_mark(&state.services, &outcome.user)?;
+                Ok((session, state.cookies.mark_browser(&mark), see_other(next)).into_response())
+            } else {
+                Ok((session, see_other(next)).into_response())
+            }
         }
         Err(failure) => {
             let throttled = matches!(failure, Failure::Throttled(_));
@@ -313,7 +319,13 @@ async fn prove<S: Store, M: Mailer>(
     match proven {
         Ok(outcome) => {
             let next = if step_up { safe_next(&form.next).to_owned() } else { "/".to_owned() };
-            Ok((state.cookies.start_session(&outcome.token), see_other(&next)).into_response())
+            let mark = usecase::known_browser_mark(&state.services, &user)?;
+            Ok((
+                state.cookies.start_session(&outcome.token),
+                state.cookies.mark_browser(&mark),
+                see_other(&next),
+            )
+                .into_response())
         }
         Err(failure) => {
             let notice = notice_or_error(failure)?;

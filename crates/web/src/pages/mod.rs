@@ -9,7 +9,7 @@ pub mod two_factor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use keyward_core::mail::Mailer;
@@ -22,21 +22,34 @@ use keyward_core::user::User;
 use crate::AppState;
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice, SignedIn};
-use crate::session::csrf_token;
+use crate::proxies::TrustedProxies;
+use crate::session::{CookiePolicy, csrf_token};
 
-/// The client's address, for throttles and the audit log. Only the socket's peer address is used:
-/// a forwarded-for header is not trusted unless a proxy is configured to set it (not yet supported).
+/// Where a request comes from, for throttles and the audit log: the client's address (the socket's
+/// peer, or what trusted proxies say it is, see [`TrustedProxies`]) and the browser's known-browser mark.
 pub struct ClientOrigin(pub Origin);
 
-impl<St: Send + Sync> FromRequestParts<St> for ClientOrigin {
+impl<St: Send + Sync> FromRequestParts<St> for ClientOrigin
+where
+    CookiePolicy: FromRef<St>,
+    TrustedProxies: FromRef<St>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<ClientOrigin, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<ClientOrigin, Self::Rejection> {
+        let proxies = TrustedProxies::from_ref(state);
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string());
-        Ok(ClientOrigin(Origin { ip }))
+            .map(|ConnectInfo(address)| proxies.client_address(address.ip(), &parts.headers).to_string());
+        let browser = CookiePolicy::from_ref(state).browser_mark(&parts.headers).map(str::to_owned);
+        Ok(ClientOrigin(Origin { ip, browser }))
+    }
+}
+
+impl<S, M> FromRef<Arc<AppState<S, M>>> for TrustedProxies {
+    fn from_ref(state: &Arc<AppState<S, M>>) -> TrustedProxies {
+        state.trusted_proxies.clone()
     }
 }
 
@@ -120,7 +133,42 @@ fn url_encode(text: &str) -> String {
 
 /// Only local paths are followed after a step-up, so the parameter cannot send anyone elsewhere.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2048
+        && !next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && !next.to_ascii_lowercase().contains("%09")
+        && !["%0a", "%0d", "%5c", "%2f%2f"].iter().any(|bad| next.to_ascii_lowercase().contains(bad));
+    if plain { next } else { "/" }
 }
 
 pub type SharedState<S, M> = Arc<AppState<S, M>>;
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_only_a_plain_path_of_our_own() {
+        for ok in ["/", "/account/users", "/account/two-factor?tab=totp", "/enroll/abc-DEF_1"] {
+            assert_eq!(safe_next(ok), ok);
+        }
+        for bad in [
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/%09/evil.example/",
+            "/\\evil.example",
+            "/%5cevil.example",
+            "/a\r\nSet-Cookie: x=1",
+            "/%0d%0aLocation: //evil",
+            "https://evil.example/",
+            "evil",
+            "/%2F%2Fevil.example",
+            "/ /evil",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(3000))), "/", "absurdly long");
+    }
+}

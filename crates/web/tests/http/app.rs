@@ -1,6 +1,7 @@
 //! `spawn_app()`: the router with test ports, and a client that keeps cookies and reads forms.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -89,7 +90,9 @@ pub async fn spawn_app_with(name: &str, cloud: Option<Arc<dyn CloudValidator>>) 
         entropy,
         cloud,
     };
-    let router = app(AppState::new(services));
+    let mut state = AppState::new(services);
+    state.trusted_proxies = keyward_web::proxies::TrustedProxies::parse("10.0.0.0/8").unwrap();
+    let router = app(state);
     Some(TestApp { router, store, clock, keys, sink })
 }
 
@@ -103,7 +106,12 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser { router: self.router.clone(), cookies: HashMap::new() }
+        Browser { router: self.router.clone(), cookies: HashMap::new(), peer: None, headers: Vec::new() }
+    }
+
+    /// A browser whose requests come from `address` (as the socket peer).
+    pub fn browser_at(&self, address: &str) -> Browser {
+        Browser { peer: Some(SocketAddr::new(address.parse().unwrap(), 40000)), ..self.browser() }
     }
 
     /// The links in the mails sent to `to`, newest last.
@@ -176,10 +184,32 @@ impl Page {
 pub struct Browser {
     router: Router,
     cookies: HashMap<String, String>,
+    peer: Option<SocketAddr>,
+    headers: Vec<(String, String)>,
 }
 
 impl Browser {
-    async fn send(&mut self, request: Request<Body>) -> Page {
+    /// Sends `name: value` with every request from now on.
+    pub fn with_header(mut self, name: &str, value: &str) -> Browser {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Whether the browser holds a cookie whose name ends with `suffix`.
+    pub fn has_cookie(&self, suffix: &str) -> bool {
+        self.cookies.keys().any(|name| name.ends_with(suffix))
+    }
+
+    async fn send(&mut self, mut request: Request<Body>) -> Page {
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        }
+        for (name, value) in &self.headers {
+            request.headers_mut().append(
+                header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                header::HeaderValue::from_str(value).unwrap(),
+            );
+        }
         let response = self.router.clone().oneshot(request).await.unwrap();
         for value in response.headers().get_all(header::SET_COOKIE) {
             let pair = value.to_str().unwrap().split(';').next().unwrap();

@@ -25,7 +25,7 @@ async fn add_user(app: &TestApp, admin: &mut Browser, email: &str) {
 }
 
 /// A software YubiKey whose secret was imported, as `keyward yubikey import` does.
-async fn imported_key(app: &TestApp, public_id: &str, seed: u8) -> SoftwareKey {
+pub(crate) async fn imported_key(app: &TestApp, public_id: &str, seed: u8) -> SoftwareKey {
     let (aes, private) = ([seed; 16], [seed.wrapping_add(1); 6]);
     let public_id = PublicId::parse(public_id).unwrap();
     let sealed = app

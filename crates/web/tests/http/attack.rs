@@ -1,0 +1,185 @@
+//! Login under attack, with the test clock: an attacker who keeps guessing cannot keep the owner out,
+//! correct logins never spend a budget, and only trusted proxies say where a client is.
+
+use axum::http::StatusCode;
+use keyward_core::account::AccountName;
+use keyward_core::password::hash_password;
+use keyward_core::store::AccountStore;
+use keyward_core::user::Email;
+use keyward_core::yubico::SoftwareKey;
+
+use crate::app::{Browser, TestApp, spawn_app};
+use crate::auth::{PASSWORD, log_in, sign_up};
+use crate::story::{imported_key, rng, touch, user_id};
+
+const ATTACKER: &str = "203.0.113.66";
+const OWNER: &str = "owner@acme.example";
+
+/// Whether a password login from `browser` got past the password (to the second step or in).
+async fn gets_past_the_password(browser: &mut Browser, email: &str) -> bool {
+    log_in(browser, email, PASSWORD).await.status == StatusCode::SEE_OTHER
+}
+
+/// The owner's login from `browser`: the password, then a touch of `key` when 2FA is on.
+async fn owner_logs_in(browser: &mut Browser, key: Option<&mut SoftwareKey>) -> bool {
+    if !gets_past_the_password(browser, OWNER).await {
+        return false;
+    }
+    let Some(key) = key else { return true };
+    let page = browser.submit("/login/otp", "/login/otp", &[("otp", &touch(key))]).await;
+    page.location.as_deref() == Some("/")
+}
+
+/// The owner tries every 60 s for 40 minutes while an attacker at one address guesses every second (a
+/// password, or with `key` a one-time password after the right password); returns the longest time
+/// the owner was kept out from their known browser and from new browsers at another address, and how
+/// many guesses were refused.
+async fn owner_under_attack(
+    app: &TestApp,
+    owner: &mut Browser,
+    attacker: &mut Browser,
+    mut key: Option<&mut SoftwareKey>,
+) -> (u64, u64, usize) {
+    let (mut known_out, mut new_out, mut refused) = (0u64, 0u64, 0usize);
+    let (mut known_since, mut new_since) = (None::<u64>, None::<u64>);
+    for second in 0..40 * 60 {
+        let guess = if key.is_some() {
+            attacker.submit("/login/otp", "/login/otp", &[("otp", "000000")]).await
+        } else {
+            attacker.submit("/login", "/login", &[("email", OWNER), ("password", "wrong guess!")]).await
+        };
+        if guess.status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+        if second % 60 == 30 {
+            let now = app.now().0;
+            if owner_logs_in(owner, key.as_deref_mut()).await {
+                known_out = known_out.max(now - known_since.take().unwrap_or(now));
+            } else {
+                known_since.get_or_insert(now);
+            }
+            let mut elsewhere = app.browser_at("198.51.100.7");
+            if owner_logs_in(&mut elsewhere, key.as_deref_mut()).await {
+                new_out = new_out.max(now - new_since.take().unwrap_or(now));
+            } else {
+                new_since.get_or_insert(now);
+            }
+        }
+        app.advance(1);
+    }
+    let end = app.now().0;
+    known_out = known_out.max(known_since.map_or(0, |since| end - since));
+    new_out = new_out.max(new_since.map_or(0, |since| end - since));
+    (known_out, new_out, refused)
+}
+
+#[tokio::test]
+async fn a_sustained_password_attack_never_keeps_the_owner_out() {
+    let Some(app) = spawn_app("pwattack").await else { return };
+    sign_up(&app, "ACME", OWNER).await;
+    let mut owner = app.browser_at("198.51.100.5");
+    assert!(gets_past_the_password(&mut owner, OWNER).await);
+    assert!(owner.has_cookie("keyward_browser"), "a completed login marks the browser");
+    let mut attacker = app.browser_at(ATTACKER);
+    let (known_out, new_out, refused) = owner_under_attack(&app, &mut owner, &mut attacker, None).await;
+    assert!(refused > 2000, "the attacker was throttled: {refused} of 2400 guesses refused");
+    assert_eq!(known_out, 0, "from a browser that logged in before, the owner got in every time");
+    assert!(new_out <= 15 * 60, "from new browsers elsewhere, kept out {new_out} s");
+    assert!(
+        app.subjects_to(OWNER).iter().any(|s| s.contains("Wrong passwords")),
+        "the owner is told: {:?}",
+        app.subjects_to(OWNER)
+    );
+}
+
+#[tokio::test]
+async fn a_sustained_one_time_password_attack_never_keeps_the_owner_out() {
+    let Some(app) = spawn_app("otpattack").await else { return };
+    let mut admin = sign_up(&app, "ACME", OWNER).await;
+    admin
+        .submit(
+            "/account/two-factor",
+            "/account/two-factor",
+            &[("yubikey", "on"), ("policy", "Call +45 33 12 34 56")],
+        )
+        .await;
+    let mut key = imported_key(&app, "vvcccccccccc", 3).await;
+    let owner_id = user_id(&app, OWNER).await;
+    let otp = touch(&mut key);
+    let registered = admin
+        .submit(
+            "/account/two-factor/yubikey",
+            "/account/two-factor/yubikey",
+            &[("user", &owner_id), ("otp", &otp)],
+        )
+        .await;
+    assert!(registered.contains("is registered"), "{}", registered.body);
+    let preview = admin.get("/account/two-factor/activate").await;
+    admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
+
+    // The owner's browser completes a login once: password, then a touch.
+    let mut owner = app.browser_at("198.51.100.5");
+    assert!(owner_logs_in(&mut owner, Some(&mut key)).await);
+    // The attacker knows the password and guesses codes from one address.
+    let mut attacker = app.browser_at(ATTACKER);
+    assert!(gets_past_the_password(&mut attacker, OWNER).await);
+    let (known_out, new_out, refused) =
+        owner_under_attack(&app, &mut owner, &mut attacker, Some(&mut key)).await;
+    assert!(refused > 2000, "the attacker was throttled: {refused} of 2400 guesses refused");
+    assert_eq!(known_out, 0, "from a browser that logged in before, the owner got in every time");
+    assert!(new_out <= 15 * 60, "from new browsers elsewhere, kept out {new_out} s");
+    assert!(
+        app.subjects_to(OWNER).iter().any(|s| s.contains("Wrong one-time passwords")),
+        "the owner is told: {:?}",
+        app.subjects_to(OWNER)
+    );
+}
+
+#[tokio::test]
+async fn correct_logins_of_a_hundred_users_from_one_address_all_succeed() {
+    let Some(app) = spawn_app("oneaddress").await else { return };
+    let hash =
+        hash_password(&keyward_core::password::Password::parse(PASSWORD).unwrap(), &mut rng(4)).unwrap();
+    for n in 0..100 {
+        let email = Email::parse(&format!("user{n}@office{n}.example")).unwrap();
+        let name = AccountName::parse(&format!("Office {n}")).unwrap();
+        app.store.create_account(&name, &email, &hash, app.now()).await.unwrap();
+    }
+    let mut refused = Vec::new();
+    for n in 0..100 {
+        let mut browser = app.browser_at("198.51.100.200");
+        if !gets_past_the_password(&mut browser, &format!("user{n}@office{n}.example")).await {
+            refused.push(n);
+        }
+    }
+    assert!(refused.is_empty(), "refused: {refused:?}");
+}
+
+#[tokio::test]
+async fn clients_behind_a_trusted_proxy_have_their_own_budgets_and_forged_headers_change_nothing() {
+    let Some(app) = spawn_app("proxy").await else { return };
+    sign_up(&app, "ACME", OWNER).await;
+    let guess = |browser: Browser| async move {
+        let mut browser = browser;
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(
+                browser
+                    .submit("/login", "/login", &[("email", OWNER), ("password", "wrong guess!")])
+                    .await
+                    .status,
+            );
+        }
+        statuses
+    };
+    // Behind the load balancer (10.0.0.0/8 is trusted in these tests): the address it forwards counts.
+    let first = guess(app.browser_at("10.0.0.5").with_header("x-forwarded-for", "198.51.100.1")).await;
+    assert_eq!(first[5], StatusCode::TOO_MANY_REQUESTS, "{first:?}");
+    let second = guess(app.browser_at("10.0.0.5").with_header("x-forwarded-for", "198.51.100.2")).await;
+    assert_eq!(second[0], StatusCode::UNPROCESSABLE_ENTITY, "another client behind the proxy: {second:?}");
+    // An untrusted peer that forges the header is still itself.
+    let forged = guess(app.browser_at("203.0.113.9").with_header("x-forwarded-for", "198.51.100.3")).await;
+    assert_eq!(forged[5], StatusCode::TOO_MANY_REQUESTS, "{forged:?}");
+    let again = guess(app.browser_at("203.0.113.9").with_header("x-forwarded-for", "198.51.100.4")).await;
+    assert_eq!(again[0], StatusCode::TOO_MANY_REQUESTS, "a new forged address does not escape: {again:?}");
+}
