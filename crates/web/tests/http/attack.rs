@@ -183,3 +183,23 @@ async fn clients_behind_a_trusted_proxy_have_their_own_budgets_and_forged_header
     let again = guess(app.browser_at("203.0.113.9").with_header("x-forwarded-for", "198.51.100.4")).await;
     assert_eq!(again[0], StatusCode::TOO_MANY_REQUESTS, "a new forged address does not escape: {again:?}");
 }
+
+#[tokio::test]
+async fn a_browser_known_for_one_user_is_a_stranger_to_another() {
+    let Some(app) = spawn_app("othermark").await else { return };
+    sign_up(&app, "ACME", OWNER).await;
+    sign_up(&app, "Evil", "mallory@evil.example").await;
+    // Mallory's browser is known for Mallory: it logged in as her.
+    let mut mallory = app.browser_at(ATTACKER);
+    assert!(gets_past_the_password(&mut mallory, "mallory@evil.example").await);
+    assert!(mallory.has_cookie("keyward_browser"));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let page =
+            mallory.submit("/login", "/login", &[("email", OWNER), ("password", "wrong guess!")]).await;
+        statuses.push(page.status);
+    }
+    // Against the owner it spends the budgets of an unknown browser: five free guesses, not ten.
+    assert_eq!(statuses[4], StatusCode::UNPROCESSABLE_ENTITY, "{statuses:?}");
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
