@@ -40,7 +40,7 @@ pub struct AccountName(String);
 impl AccountName {
     pub fn parse(text: &str) -> Result<AccountName, Error> {
         let name = text.trim();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(Error::InvalidName { what: "the account name", max: 100 });
         }
         Ok(AccountName(name.to_owned()))
@@ -62,7 +62,8 @@ impl DisablePolicy {
 
     pub fn parse(text: &str) -> Result<DisablePolicy, Error> {
         let policy = text.trim();
-        if policy.is_empty() || policy.chars().count() > Self::MAX_CHARS {
+        let typed = |c: char| !c.is_control() || matches!(c, '\n' | '\r' | '\t');
+        if policy.is_empty() || policy.chars().count() > Self::MAX_CHARS || !policy.chars().all(typed) {
             return Err(Error::InvalidName { what: "the policy", max: Self::MAX_CHARS });
         }
         if !(names_email(policy) || names_phone(policy)) {

@@ -8,7 +8,7 @@ pub enum Error {
     #[error("{0:?} is not an e-mail address")]
     InvalidEmail(String),
     /// A name (account, client) that is empty or too long.
-    #[error("{what} must be 1 to {max} characters")]
+    #[error("{what} must be 1 to {max} characters, and only ones that can be typed")]
     InvalidName { what: &'static str, max: usize },
     /// The disable policy is missing a way to reach the person who confirms a request.
     #[error(

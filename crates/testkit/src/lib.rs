@@ -4,6 +4,7 @@
 //! it fails the test, because a skipped cross-check proves nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod postgres;
 pub mod smtp;
 
 use std::io::Write;

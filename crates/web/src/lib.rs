@@ -118,6 +118,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         // Layers wrap only the routes added above them: keep new routes above this line. The last
         // added is the outermost: the request id and its span surround everything, so a panic caught
         // below it is logged with the id and answered with the 500 page that shows it.
+        .layer(axum::extract::DefaultBodyLimit::max(session::MAX_FORM_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(errors::panic_response))
         .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
         .layer(axum::middleware::from_fn(headers::security_headers))

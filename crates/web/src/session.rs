@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponseParts, ResponseParts};
 use keyward_core::ports::{Entropy, EntropyRng};
 use keyward_core::session::ABSOLUTE_TIMEOUT_SECS;
@@ -311,18 +311,58 @@ async fn checked_form<F: DeserializeOwned, St: Send + Sync>(
     if !is_form {
         return Err(AppError::bad_request("The request is not a submitted form."));
     }
-    let body = Bytes::from_request(request, state)
-        .await
-        .map_err(|_| AppError::bad_request("The form could not be read: it may be too large."))?;
+    let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::User {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: "The form is larger than Keyward accepts. Shorten what you typed and try again."
+                    .into(),
+            }
+        } else {
+            AppError::bad_request("The form could not be read. Go back, reload the page and try again.")
+        }
+    })?;
     let submitted: CsrfOnly = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::form_expired())?;
     if !check_csrf(secret, &submitted.csrf) {
         return Err(AppError::form_expired());
     }
+    check_fields(&body)?;
     serde_urlencoded::from_bytes(&body).map_err(|error| {
         // A form of ours always has its fields; this is an outdated page or a hand-made request.
         tracing::debug!(%error, "a form did not parse");
         AppError::bad_request("The form is incomplete. Go back, reload the page and try again.")
     })
+}
+
+/// The largest form body read (a larger one is answered 413 before it is parsed).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The most characters any one field may hold; each field's own rule (an e-mail address at most 254, a
+/// disable policy at most 4,000) is checked where it is parsed.
+pub const MAX_FIELD_CHARS: usize = 5000;
+
+/// Refuses a form with a field longer than [`MAX_FIELD_CHARS`] or holding a control character other
+/// than a line break or a tab (a NUL byte, an escape): nobody types those, and no database should see them.
+fn check_fields(body: &[u8]) -> Result<(), AppError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        AppError::bad_request("The form could not be read. Go back, reload the page and try again.")
+    })?;
+    for (name, value) in &fields {
+        let value_chars = value.chars().count();
+        if name.len() > 64 || value_chars > MAX_FIELD_CHARS {
+            return Err(AppError::unprocessable(format!(
+                "A field holds {value_chars} characters, more than the {MAX_FIELD_CHARS} Keyward accepts. \
+                 Shorten it and try again."
+            )));
+        }
+        let control = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+        if name.chars().any(control) || value.chars().any(control) {
+            return Err(AppError::unprocessable(
+                "A field holds a control character (such as a NUL byte) that cannot be typed. Remove it and \
+                 try again.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The CSRF token for a form shown before login, and the cookie to set when the browser had no

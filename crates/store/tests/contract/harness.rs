@@ -9,6 +9,7 @@ use keyward_core::password::PasswordHash;
 use keyward_core::store::{AccountStore, UserStore};
 use keyward_core::user::{Email, Role, User};
 use keyward_store::SqlStore;
+use keyward_testkit::postgres::FreshDatabase;
 use sqlx::{AssertSqlSafe, Connection};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -27,7 +28,7 @@ pub struct TestDb {
 
 enum Cleanup {
     Directory(PathBuf),
-    Database { admin_url: String, name: String },
+    Database(FreshDatabase),
 }
 
 /// A SQLite file in a directory of its own.
@@ -43,29 +44,10 @@ pub async fn sqlite() -> TestDb {
 
 /// A new PostgreSQL database, or `None` (after a loud message; a failure under CI) when no server answers.
 pub async fn postgres() -> Option<TestDb> {
-    let admin_url = std::env::var("KEYWARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-        Ok(connection) => connection,
-        Err(error) => {
-            return keyward_testkit::missing(
-                &format!("PostgreSQL at {admin_url} ({error})"),
-                "set KEYWARD_TEST_DATABASE_URL or start PostgreSQL",
-            );
-        }
-    };
-    let name = unique_name();
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
-    let (server, _) = admin_url.rsplit_once('/').expect("a URL with a database path");
-    let url = format!("{server}/{name}");
-    let store = SqlStore::connect(&url).await.unwrap();
+    let database = FreshDatabase::create().await?;
+    let store = SqlStore::connect(&database.url).await.unwrap();
     store.migrate().await.unwrap();
-    Some(TestDb { store, url, cleanup: Cleanup::Database { admin_url, name } })
+    Some(TestDb { store, url: database.url.clone(), cleanup: Cleanup::Database(database) })
 }
 
 impl TestDb {
@@ -87,7 +69,7 @@ impl TestDb {
     }
 
     pub fn is_postgres(&self) -> bool {
-        matches!(self.cleanup, Cleanup::Database { .. })
+        matches!(self.cleanup, Cleanup::Database(_))
     }
 
     /// Removes the database (a test that panics leaves it behind, to be looked at).
@@ -97,13 +79,7 @@ impl TestDb {
             Cleanup::Directory(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Cleanup::Database { admin_url, name } => {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-            }
+            Cleanup::Database(database) => database.drop_database().await,
         }
     }
 }

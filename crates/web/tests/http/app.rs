@@ -14,6 +14,7 @@ use keyward_core::seal::{KeyRing, MasterKey};
 use keyward_core::usecase::{Services, Settings};
 use keyward_mail::{AnyMailer, SmtpMailer};
 use keyward_store::SqlStore;
+use keyward_testkit::postgres::FreshDatabase;
 use keyward_testkit::smtp::SmtpSink;
 use keyward_web::hasher::BlockingHasher;
 use keyward_web::{AppState, app};
@@ -60,6 +61,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub keys: KeyRing,
     pub sink: SmtpSink,
+    dir: std::path::PathBuf,
+    pub backend: Backend,
 }
 
 pub async fn spawn_app(name: &str) -> Option<TestApp> {
@@ -68,11 +71,31 @@ pub async fn spawn_app(name: &str) -> Option<TestApp> {
 
 /// The app with a YubiCloud validator.
 pub async fn spawn_app_with(name: &str, cloud: Option<Arc<dyn CloudValidator>>) -> Option<TestApp> {
+    spawn(name, cloud, Backend::Sqlite).await
+}
+
+/// The app on a fresh PostgreSQL database (`None`, loudly, when there is no server; a failure under CI).
+pub async fn spawn_app_on_postgres(name: &str) -> Option<TestApp> {
+    let database = FreshDatabase::create().await?;
+    spawn(name, None, Backend::Postgres(database)).await
+}
+
+/// Where a test app keeps its data.
+pub enum Backend {
+    Sqlite,
+    Postgres(FreshDatabase),
+}
+
+async fn spawn(name: &str, cloud: Option<Arc<dyn CloudValidator>>, backend: Backend) -> Option<TestApp> {
     let dir = std::env::temp_dir().join(format!("keyward-http-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sink = SmtpSink::start(&dir)?;
-    let store = SqlStore::connect(&format!("sqlite://{}", dir.join("keyward.db").display())).await.unwrap();
+    let url = match &backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("keyward.db").display()),
+        Backend::Postgres(database) => database.url.clone(),
+    };
+    let store = SqlStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let clock = Arc::new(TestClock(AtomicU64::new(START)));
     let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy(Mutex::new(name.len() as u64)));
@@ -93,12 +116,32 @@ pub async fn spawn_app_with(name: &str, cloud: Option<Arc<dyn CloudValidator>>) 
     let mut state = AppState::new(services);
     state.trusted_proxies = keyward_web::proxies::TrustedProxies::parse("10.0.0.0/8").unwrap();
     let router = app(state);
-    Some(TestApp { router, store, clock, keys, sink })
+    Some(TestApp { router, store, clock, keys, sink, dir, backend })
 }
 
 impl TestApp {
     pub fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    /// Drops the test's PostgreSQL database (a failing test leaves it, to be looked at).
+    pub async fn finish(self) {
+        if let Backend::Postgres(database) = self.backend {
+            self.store.close().await;
+            database.drop_database().await;
+        }
+    }
+
+    /// The database's size on disk in bytes (for SQLite, the file with its write-ahead log).
+    pub async fn database_size(&self) -> u64 {
+        match &self.backend {
+            Backend::Sqlite => ["keyward.db", "keyward.db-wal"]
+                .iter()
+                .filter_map(|file| std::fs::metadata(self.dir.join(file)).ok())
+                .map(|metadata| metadata.len())
+                .sum(),
+            Backend::Postgres(database) => database.size().await as u64,
+        }
     }
 
     pub fn advance(&self, seconds: u64) {
@@ -181,6 +224,7 @@ impl Page {
 }
 
 /// A browser: keeps cookies, follows nothing by itself.
+#[derive(Clone)]
 pub struct Browser {
     router: Router,
     cookies: HashMap<String, String>,

@@ -6,6 +6,7 @@ mod app;
 mod attack;
 mod auth;
 mod cloud;
+mod input;
 mod operations;
 mod security;
 mod story;
