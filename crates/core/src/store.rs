@@ -182,6 +182,12 @@ pub trait InvitationStore {
         id: InvitationId,
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Voids every open link of the user (after a password reset); returns how many were open.
+    fn void_open_invitations(
+        &self,
+        user_id: UserId,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// The user's most recent link of a purpose, open or not ("invited on <date>").
     fn latest_invitation(
         &self,

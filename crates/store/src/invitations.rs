@@ -133,6 +133,13 @@ impl InvitationStore for SqlStore {
         Ok(updated == 1)
     }
 
+    async fn void_open_invitations(&self, user_id: UserId, now: UnixTime) -> StoreResult<u64> {
+        let sql = "UPDATE invitations SET closed_at = $1 WHERE user_id = $2 AND closed_at IS NULL";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sql).bind(seconds(now)).bind(user_id.0).execute(pool).await.map_err(backend)?.rows_affected()
+        }))
+    }
+
     async fn latest_invitation(&self, user_id: UserId, purpose: Purpose) -> StoreResult<Option<Invitation>> {
         let row: Option<InvitationRow> = with_pool!(self, pool => {
             sqlx::query_as(LATEST_INVITATION)

@@ -2,7 +2,7 @@
 //! logged in as that user), shows the QR code of a new secret, and confirms it with the first code.
 //! The user then sees their recovery codes, once.
 
-use super::{Failure, Origin, Services, actor};
+use super::{Failure, Origin, Services, actor, mails};
 use crate::account::Account;
 use crate::factor::{TotpFactor, totp_seal_context};
 use crate::invitation::{Invitation, Purpose};
@@ -25,6 +25,9 @@ pub struct EnrollmentPage {
     pub invitation: Invitation,
     pub user: User,
     pub account: Account,
+    /// The user can already prove a factor: the link binds a new one only after that factor is proven
+    /// (a mailbox and a password are not enough to replace it).
+    pub has_factor: bool,
 }
 
 /// The secret to show: as a URI (for the QR code) and grouped for typing by hand.
@@ -56,20 +59,44 @@ pub async fn open_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
         invitation.filter(|i| i.purpose == Purpose::Enrollment).ok_or(Failure::Refused(EXPIRED.into()))?;
     let user = services.store.find_user(invitation.user_id).await?.ok_or(Failure::NotFound)?;
     let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
-    Ok(EnrollmentPage { invitation, user, account })
+    let has_factor = services.has_working_factor(&user).await?;
+    Ok(EnrollmentPage { invitation, user, account, has_factor })
 }
 
-/// The password step of the enrollment page: e-mail access alone binds nothing. Starts a session for the
-/// user that is good only for finishing the enrollment (its second factor is still owed).
+/// Whether `session` may bind a new factor for the page's user: theirs, and, when they already have a
+/// factor, with that factor proven in the last five minutes.
+pub fn may_bind<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    page: &EnrollmentPage,
+    session: &Session,
+) -> bool {
+    session.user_id == page.user.id && (!page.has_factor || session.has_fresh_second_factor(services.now()))
+}
+
+/// The first step of the enrollment page: e-mail access alone binds nothing. The password, and when the
+/// user already has a factor, a one-time password from it (`otp`), start a session for the user that is
+/// good for finishing the enrollment.
 pub async fn confirm_enrollment_password<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     page: &EnrollmentPage,
     password: &str,
+    otp: &str,
     origin: &Origin,
 ) -> Result<Token, Failure> {
     let outcome = super::log_in(services, page.user.email.as_str(), password, origin).await?;
-    Ok(outcome.token)
+    if !page.has_factor {
+        return Ok(outcome.token);
+    }
+    if otp.trim().is_empty() {
+        return Err(Failure::Refused(OWED_FACTOR.into()));
+    }
+    let session = services.store.find_session(&outcome.token.hash()).await?.ok_or(Failure::NotFound)?;
+    let proven = super::prove_second_factor(services, &session, &page.user, otp, origin).await?;
+    Ok(proven.token)
 }
+
+const OWED_FACTOR: &str = "You already have two-factor authentication. Type a one-time password from your \
+     current app or YubiKey as well. If you lost it, ask your administrator's support to reset it.";
 
 /// The secret shown on the page: the pending factor made since the link was sent (so reloading the page
 /// shows the same QR code), or a new one.
@@ -121,6 +148,9 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     if session.user_id != page.user.id {
         return Err(Failure::Forbidden);
     }
+    if !may_bind(services, page, session) {
+        return Err(Failure::Refused(OWED_FACTOR.into()));
+    }
     let now = services.now();
     let code = Code::parse(typed)?;
     let factor = pending_factor(services, page).await?.ok_or(Failure::Refused(EXPIRED.into()))?;
@@ -143,6 +173,13 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.replace_recovery_codes(page.user.id, &hashes).await?;
     let token = Token::generate(16, &mut services.rng());
     services.store.rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now).await?;
+    services.store.delete_sessions_of(page.user.id, Some(&token.hash())).await?;
+    let change = if replaced > 0 {
+        "A new authenticator app replaced the one on your Keyward login."
+    } else {
+        "An authenticator app was added to your Keyward login."
+    };
+    services.mailer.send(&mails::factor_changed(&page.user.email, change)).await?;
     services
         .audit(
             &actor(&page.user),

@@ -116,3 +116,28 @@ pub(crate) fn recovery_code_used(to: &Email, remaining: usize) -> Message {
         ],
     )
 }
+
+/// A factor was added to or removed from the user's login ("A new authenticator app was added").
+pub(crate) fn factor_changed(to: &Email, change: &str) -> Message {
+    notice(
+        to,
+        "Your two-factor authentication changed",
+        &[
+            &format!("{change} Any other browser where you were logged in has been logged out."),
+            "If this was not you or your administrator, tell your administrator now.",
+        ],
+    )
+}
+
+pub(crate) fn password_changed(to: &Email) -> Message {
+    notice(
+        to,
+        "Your Keyward password was changed",
+        &[
+            "The password of your account was just changed with a link sent to this address. You were \
+             logged out everywhere, and links sent to you before no longer work.",
+            "If this was not you, someone can read your e-mail: tell your administrator now. Your second \
+             factor is still asked at every login.",
+        ],
+    )
+}

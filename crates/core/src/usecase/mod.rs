@@ -15,7 +15,7 @@ pub use auth::{
 };
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
-    finish_enrollment, open_enrollment,
+    finish_enrollment, may_bind, open_enrollment,
 };
 pub use people::{
     PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link, set_password,
@@ -101,6 +101,15 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
         };
         self.store.append_audit(event).await?;
         Ok(())
+    }
+}
+
+impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
+    /// Whether the user can prove a second factor today: a confirmed app or a registered YubiKey. While
+    /// they can, binding another factor asks for it first.
+    pub(crate) async fn has_working_factor(&self, user: &User) -> Result<bool, Failure> {
+        let totp = self.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some());
+        Ok(totp || !self.store.yubikeys_of(user.id).await?.is_empty())
     }
 }
 

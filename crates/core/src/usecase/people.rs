@@ -166,8 +166,14 @@ pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
     }
     services.store.set_password(link.user.id, &hash).await?;
     services.store.delete_sessions_of(link.user.id, None).await?;
-    let action =
-        if link.invitation.purpose == Purpose::ResetPassword { "password.reset" } else { "password.set" };
+    let reset = link.invitation.purpose == Purpose::ResetPassword;
+    if reset {
+        // Whoever reset it may only hold the mailbox: no link sent before (a first-password link, an
+        // enrollment link) works after a reset, and the owner hears of it.
+        services.store.void_open_invitations(link.user.id, services.now()).await?;
+        services.mailer.send(&mails::password_changed(&link.user.email)).await?;
+    }
+    let action = if reset { "password.reset" } else { "password.set" };
     services
         .audit(&actor(&link.user), format!("user:{}", link.user.id), action, origin, String::new())
         .await?;

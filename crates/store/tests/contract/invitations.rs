@@ -182,7 +182,26 @@ async fn a_link_for_an_unknown_user_is_refused(db: &TestDb) {
     assert!(matches!(error, StoreError::Missing(_)), "{error:?}");
 }
 
+async fn voiding_closes_every_open_link_of_the_user_only(db: &TestDb) {
+    let (admin, user) = harness::account_with_user(&db.store, "void").await;
+    let purposes = [Purpose::SetPassword, Purpose::ResetPassword, Purpose::Enrollment];
+    for (n, purpose) in purposes.into_iter().enumerate() {
+        let token = TokenHash([80 + n as u8; 32]);
+        db.store.insert_invitation(user.id, purpose, &token, NOW, at(HOUR)).await.unwrap();
+    }
+    let admins = TokenHash([90; 32]);
+    db.store.insert_invitation(admin.id, Purpose::Enrollment, &admins, NOW, at(HOUR)).await.unwrap();
+
+    assert_eq!(db.store.void_open_invitations(user.id, at(60)).await.unwrap(), 3);
+    for n in 0..3 {
+        assert_eq!(db.store.find_open_invitation(&TokenHash([80 + n; 32]), at(61)).await.unwrap(), None);
+    }
+    assert!(db.store.find_open_invitation(&admins, at(61)).await.unwrap().is_some(), "another user's stays");
+    assert_eq!(db.store.void_open_invitations(user.id, at(62)).await.unwrap(), 0);
+}
+
 contract!(
+    voiding_closes_every_open_link_of_the_user_only,
     a_link_is_found_by_its_token_while_open,
     a_wrong_token_finds_nothing,
     a_new_link_voids_the_old_one_of_the_same_purpose_only,

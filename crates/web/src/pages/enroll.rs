@@ -25,6 +25,8 @@ struct PasswordStep {
     email: String,
     account_name: String,
     token: String,
+    /// Ask for a one-time password of the factor the user already has.
+    owes_factor: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -80,11 +82,13 @@ fn password_step<S: Store, M: Mailer>(
         email: page.user.email.to_string(),
         account_name: page.account.name.as_str().to_owned(),
         token: link,
+        owes_factor: page.has_factor,
     };
     (csrf, step).into_response()
 }
 
-/// The session behind the cookie, if it belongs to the link's user (at any stage of its login).
+/// The session behind the cookie, if it may bind a factor for the link's user: theirs, and with their
+/// current factor freshly proven when they have one.
 async fn session_of_user<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     token: Option<SessionToken>,
@@ -92,7 +96,9 @@ async fn session_of_user<S: Store, M: Mailer>(
 ) -> AppResult<Option<(keyward_core::session::Session, Token)>> {
     let Some(SessionToken(token)) = token else { return Ok(None) };
     let current = usecase::current_session(&state.services, &token).await?;
-    Ok(current.filter(|(_, user)| user.id == page.user.id).map(|(session, _)| (session, token)))
+    Ok(current
+        .filter(|(session, _)| usecase::may_bind(&state.services, page, session))
+        .map(|(session, _)| (session, token)))
 }
 
 pub async fn enroll_page<S: Store, M: Mailer>(
@@ -113,6 +119,8 @@ pub async fn enroll_page<S: Store, M: Mailer>(
 #[derive(Deserialize)]
 pub struct PasswordForm {
     password: String,
+    #[serde(default)]
+    otp: String,
 }
 
 pub async fn enroll_password<S: Store, M: Mailer>(
@@ -123,7 +131,9 @@ pub async fn enroll_password<S: Store, M: Mailer>(
     PreLoginForm(form): PreLoginForm<PasswordForm>,
 ) -> AppResult<Response> {
     let page = usecase::open_enrollment(&state.services, &Token::from_presented(&link)).await?;
-    match usecase::confirm_enrollment_password(&state.services, &page, &form.password, &origin).await {
+    match usecase::confirm_enrollment_password(&state.services, &page, &form.password, &form.otp, &origin)
+        .await
+    {
         Ok(session_token) => {
             let step = qr_step(&state, &page, &session_token, link, None).await?;
             Ok((state.cookies.start_session(&session_token), step).into_response())

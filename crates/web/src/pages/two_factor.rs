@@ -246,9 +246,15 @@ pub async fn register_yubikey<S: Store, M: Mailer>(
     SessionForm { token, form }: SessionForm<RegisterForm>,
 ) -> AppResult<Response> {
     let visitor = visitor(&state, token).await?;
-    let registered =
-        usecase::register_yubikey(&state.services, &visitor.user, UserId(form.user), &form.otp, &origin)
-            .await;
+    let registered = usecase::register_yubikey(
+        &state.services,
+        &visitor.user,
+        &visitor.session,
+        UserId(form.user),
+        &form.otp,
+        &origin,
+    )
+    .await;
     let (notice, status) = match registered {
         Ok(key) => (
             Notice::success(format!("The YubiKey {} is registered.", key.public_id.as_str())),

@@ -188,6 +188,17 @@ impl TestApp {
     }
 }
 
+/// Polls `probe` for up to 10 seconds (for work done after the answer, such as a queued e-mail).
+pub async fn eventually<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..200 {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
 /// A response as the tests look at it.
 pub struct Page {
     pub status: StatusCode,

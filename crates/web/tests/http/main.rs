@@ -8,5 +8,6 @@ mod auth;
 mod cloud;
 mod input;
 mod operations;
+mod rebinding;
 mod security;
 mod story;

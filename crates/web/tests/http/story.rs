@@ -17,7 +17,7 @@ pub(crate) async fn user_id(app: &TestApp, email: &str) -> String {
 }
 
 /// Adds a user who then chooses their password from the e-mailed link.
-async fn add_user(app: &TestApp, admin: &mut Browser, email: &str) {
+pub(crate) async fn add_user(app: &TestApp, admin: &mut Browser, email: &str) {
     let added = admin.submit("/account/users", "/account/users", &[("email", email)]).await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
     let link = app.links_to(email).pop().unwrap();
@@ -45,7 +45,7 @@ pub(crate) fn touch(key: &mut SoftwareKey) -> String {
     key.press(&mut rng(9)).unwrap().to_string()
 }
 
-fn totp_of(page_secret: &str) -> Totp {
+pub(crate) fn totp_of(page_secret: &str) -> Totp {
     Totp::new(&Secret::from_base32(page_secret).unwrap(), TotpParams::default()).unwrap()
 }
 
@@ -118,13 +118,25 @@ async fn the_help_article_story() {
     assert_eq!(recovery.len(), 10);
     assert!(alice.get(&link).await.status.is_client_error(), "the link is used up");
 
-    // A new phone: enrolling again replaces the old app, whose codes stop working.
+    // A new phone: enrolling again replaces the old app, whose codes stop working. Alice still holds
+    // the old one, and the link asks for it: her password and her mailbox alone bind nothing.
     admin.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &alice_id)]).await;
     let relink = app.links_to("alice@acme.example").pop().unwrap();
     let mut new_phone = app.browser();
     let step = new_phone.get(&relink).await;
-    let qr = new_phone
+    assert!(step.contains("One-time password from your current app or YubiKey"), "{}", step.body);
+    let refused = new_phone
         .post(&format!("{relink}/password"), &[("csrf", &step.csrf()), ("password", PASSWORD)])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("You already have two-factor authentication"), "{}", refused.body);
+    app.advance(30);
+    let old_code = totp.code_at(app.now()).unwrap().to_string();
+    let qr = new_phone
+        .post(
+            &format!("{relink}/password"),
+            &[("csrf", &refused.csrf()), ("password", PASSWORD), ("otp", &old_code)],
+        )
         .await;
     let old_totp = totp;
     let totp = totp_of(&qr.element_text("secret"));
