@@ -24,5 +24,13 @@ pub struct MailError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// Sends e-mail.
 pub trait Mailer: Send + Sync {
+    /// Sends a message the person is waiting for (a link they asked for); a failure is theirs to know.
     fn send(&self, message: &Message) -> impl Future<Output = Result<(), MailError>> + Send;
+
+    /// Sends a notice (an alert, "your factor changed") whose delivery neither the answer nor its timing
+    /// may depend on. By default it is sent at once; a server's mailer delivers it after the answer and
+    /// logs a failure.
+    fn send_later(&self, message: Message) -> impl Future<Output = Result<(), MailError>> + Send {
+        async move { self.send(&message).await }
+    }
 }

@@ -6,7 +6,8 @@ use std::process::{Child, Command, Stdio};
 
 /// An aiosmtpd server on a free port that appends one JSON line per event to a file: `auth` with the
 /// credentials it was given, `data` with the envelope and the raw message. It offers AUTH without
-/// TLS (so the credentials can be checked) and no STARTTLS.
+/// TLS (so the credentials can be checked) and no STARTTLS. A recipient whose address starts with
+/// `refused` is refused (550); a message to one starting with `slow` is accepted after 2 seconds.
 const SINK: &str = r#"
 import asyncio, json, sys
 from aiosmtpd.smtp import SMTP, AuthResult
@@ -23,7 +24,15 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=True, auth_data=auth_data)
 
 class Sink:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refused"):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        if any(r.startswith("slow") for r in envelope.rcpt_tos):
+            await asyncio.sleep(2)
         record({"event": "data", "mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                 "login": session.login_data.decode() if session.login_data else None,
                 "content": envelope.original_content.decode("utf-8")})

@@ -14,6 +14,7 @@ use axum::extract::{Extension, MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use keyward_core::mail::{MailError, Mailer, Message};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -337,17 +338,39 @@ pub async fn track(
     response
 }
 
-/// A [`Mailer`] that counts what it sends and what fails, around the real one.
+/// A [`Mailer`] that counts what it sends and what fails, around the real one, and sends notices
+/// ([`Mailer::send_later`]) on a task of their own, after the answer.
 pub struct CountingMailer<M> {
-    pub inner: M,
-    pub metrics: Arc<Metrics>,
+    inner: Arc<M>,
+    metrics: Arc<Metrics>,
 }
 
-impl<M: keyward_core::mail::Mailer> keyward_core::mail::Mailer for CountingMailer<M> {
-    async fn send(&self, message: &keyward_core::mail::Message) -> Result<(), keyward_core::mail::MailError> {
-        let sent = self.inner.send(message).await;
-        self.metrics.record_email(if sent.is_ok() { MailResult::Sent } else { MailResult::Failed });
-        sent
+impl<M> CountingMailer<M> {
+    pub fn new(inner: M, metrics: Arc<Metrics>) -> CountingMailer<M> {
+        CountingMailer { inner: Arc::new(inner), metrics }
+    }
+}
+
+async fn send_counted<M: Mailer>(inner: &M, metrics: &Metrics, message: &Message) -> Result<(), MailError> {
+    let sent = inner.send(message).await;
+    metrics.record_email(if sent.is_ok() { MailResult::Sent } else { MailResult::Failed });
+    sent
+}
+
+impl<M: Mailer + 'static> Mailer for CountingMailer<M> {
+    async fn send(&self, message: &Message) -> Result<(), MailError> {
+        send_counted(&*self.inner, &self.metrics, message).await
+    }
+
+    async fn send_later(&self, message: Message) -> Result<(), MailError> {
+        let (inner, metrics) = (Arc::clone(&self.inner), Arc::clone(&self.metrics));
+        tokio::spawn(async move {
+            if let Err(error) = send_counted(&*inner, &metrics, &message).await {
+                let cause = crate::errors::cause_chain(&error);
+                tracing::error!(subject = %message.subject, %cause, "a notice could not be sent");
+            }
+        });
+        Ok(())
     }
 }
 

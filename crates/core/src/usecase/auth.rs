@@ -221,7 +221,7 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
                     let attempts = spent.iter().map(|state| state.attempts).max().unwrap_or_default();
                     services
                         .mailer
-                        .send(&mails::wrong_passwords(&user.email, attempts, address(origin)))
+                        .send_later(mails::wrong_passwords(&user.email, attempts, address(origin)))
                         .await?;
                 }
             }
@@ -295,7 +295,7 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
         // The count of the user's shared budget (or of their known browser's own).
         let attempts = spent.last().map_or(0, |state| state.attempts);
         if attempts == ALERT_AFTER_WRONG_CODES && session.stage == Stage::PasswordOnly {
-            services.mailer.send(&mails::wrong_codes(&user.email, attempts)).await?;
+            services.mailer.send_later(mails::wrong_codes(&user.email, attempts)).await?;
         }
         return Err(Failure::Refused(WRONG_CODE.to_owned()));
     };
@@ -321,7 +321,7 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
                 format!("{remaining} left"),
             )
             .await?;
-        services.mailer.send(&mails::recovery_code_used(&user.email, remaining)).await?;
+        services.mailer.send_later(mails::recovery_code_used(&user.email, remaining)).await?;
     }
     Ok(SecondFactorOutcome { token, used_recovery_code })
 }

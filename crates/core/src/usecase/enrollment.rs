@@ -179,7 +179,7 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     } else {
         "An authenticator app was added to your Keyward login."
     };
-    services.mailer.send(&mails::factor_changed(&page.user.email, change)).await?;
+    services.mailer.send_later(mails::factor_changed(&page.user.email, change)).await?;
     services
         .audit(
             &actor(&page.user),

@@ -171,7 +171,7 @@ pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
         // Whoever reset it may only hold the mailbox: no link sent before (a first-password link, an
         // enrollment link) works after a reset, and the owner hears of it.
         services.store.void_open_invitations(link.user.id, services.now()).await?;
-        services.mailer.send(&mails::password_changed(&link.user.email)).await?;
+        services.mailer.send_later(mails::password_changed(&link.user.email)).await?;
     }
     let action = if reset { "password.reset" } else { "password.set" };
     services

@@ -168,7 +168,7 @@ pub async fn register_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.delete_sessions_of(user.id, keep).await?;
     let change =
         format!("Your administrator registered the YubiKey {} to your login.", key.public_id.as_str());
-    services.mailer.send(&mails::factor_changed(&user.email, &change)).await?;
+    services.mailer.send_later(mails::factor_changed(&user.email, &change)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
     services
         .audit(&actor(admin), target, "yubikey.registered", origin, key.public_id.as_str().to_owned())
@@ -193,7 +193,7 @@ pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     let keep = (owner.id == admin.id).then_some(&session.id_hash);
     services.store.delete_sessions_of(owner.id, keep).await?;
     let change = format!("Your administrator removed the YubiKey {} from your login.", public_id.as_str());
-    services.mailer.send(&mails::factor_changed(&owner.email, &change)).await?;
+    services.mailer.send_later(mails::factor_changed(&owner.email, &change)).await?;
     let target = format!("user:{}:{}", owner.id, owner.email);
     services.audit(&actor(admin), target, "yubikey.removed", origin, public_id.as_str().to_owned()).await?;
     Ok(())

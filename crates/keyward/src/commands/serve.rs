@@ -49,7 +49,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("KEYWARD_SMTP_URL")?;
     let metrics = Arc::new(Metrics::default());
-    let mailer = CountingMailer { inner: mailer, metrics: Arc::clone(&metrics) };
+    let mailer = CountingMailer::new(mailer, Arc::clone(&metrics));
     let entropy: Arc<dyn Entropy> = Arc::new(adapters::OsEntropy);
     let services = Services {
         store: store.clone(),

@@ -1,5 +1,7 @@
 //! Sign-up, login (password, then one-time password), step-up, logout, and passwords from e-mailed links.
 
+use std::sync::Arc;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -367,11 +369,25 @@ pub struct ForgotForm {
     email: String,
 }
 
-pub async fn forgot<S: Store, M: Mailer>(
+/// "Forgot password": the work (finding the address, making and mailing a link) runs on a task of its
+/// own after the answer, so every address gets the same answer in the same time, whatever the mailer does.
+pub async fn forgot<S: Store + 'static, M: Mailer + 'static>(
     State(state): State<SharedState<S, M>>,
     PreLoginForm(form): PreLoginForm<ForgotForm>,
 ) -> AppResult<Response> {
-    usecase::forgot_password(&state.services, &form.email).await?;
+    let background = Arc::clone(&state);
+    tokio::spawn(async move {
+        match usecase::forgot_password(&background.services, &form.email).await {
+            Ok(()) => {}
+            Err(Failure::Throttled(seconds)) => {
+                tracing::info!(seconds, "a password reset was asked for again too soon: no e-mail sent");
+            }
+            Err(failure) => {
+                let cause = crate::errors::cause_chain(&failure);
+                tracing::error!(%cause, "a password reset could not be sent");
+            }
+        }
+    });
     Ok(MessagePage {
         layout: Layout::public("Check your e-mail"),
         heading: "Check your e-mail".into(),

@@ -17,6 +17,7 @@ use keyward_store::SqlStore;
 use keyward_testkit::postgres::FreshDatabase;
 use keyward_testkit::smtp::SmtpSink;
 use keyward_web::hasher::BlockingHasher;
+use keyward_web::metrics::{CountingMailer, Metrics};
 use keyward_web::{AppState, app};
 use tower::ServiceExt;
 
@@ -100,12 +101,13 @@ async fn spawn(name: &str, cloud: Option<Arc<dyn CloudValidator>>, backend: Back
     let clock = Arc::new(TestClock(AtomicU64::new(START)));
     let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy(Mutex::new(name.len() as u64)));
     let keys = KeyRing::new(MasterKey::from_bytes("test", &[7; 32]).unwrap());
+    let metrics = Arc::new(Metrics::default());
     let mailer =
         SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port), "Keyward <k@localhost>")
             .unwrap();
     let services = Services {
         store: store.clone(),
-        mailer: AnyMailer::Smtp(mailer),
+        mailer: CountingMailer::new(AnyMailer::Smtp(mailer), Arc::clone(&metrics)),
         hasher: BlockingHasher::new(entropy.clone()),
         keys: KeyRing::parse(&keys.to_text()).unwrap(),
         settings: Settings { public_url: "http://keyward.test".into(), ..Settings::default() },
@@ -114,6 +116,7 @@ async fn spawn(name: &str, cloud: Option<Arc<dyn CloudValidator>>, backend: Back
         cloud,
     };
     let mut state = AppState::new(services);
+    state.metrics = metrics;
     state.trusted_proxies = keyward_web::proxies::TrustedProxies::parse("10.0.0.0/8").unwrap();
     let router = app(state);
     Some(TestApp { router, store, clock, keys, sink, dir, backend })
@@ -172,6 +175,12 @@ impl TestApp {
         }
         links.dedup();
         links
+    }
+
+    /// Whether a mail to `to` whose subject contains `subject` arrives within 10 seconds (notices are
+    /// sent after the answer).
+    pub async fn received(&self, to: &str, subject: &str) -> bool {
+        eventually(|| self.subjects_to(to).iter().any(|s| s.contains(subject)).then_some(())).await.is_some()
     }
 
     /// The subjects of the mails sent to `to`.

@@ -56,7 +56,7 @@ async fn a_mailbox_alone_cannot_bind_a_factor_to_an_enrolled_user() {
 
     // Someone with Alice's mailbox resets her password, and the admin (asked nicely) re-sends the link.
     reset_password(&app, ALICE, TAKEN_OVER).await;
-    assert!(app.subjects_to(ALICE).iter().any(|s| s == "Your Keyward password was changed"));
+    assert!(app.received(ALICE, "Your Keyward password was changed").await);
     let id = user_id(&app, ALICE).await;
     admin.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &id)]).await;
     let link = app.links_to(ALICE).pop().unwrap();
@@ -126,7 +126,7 @@ async fn enrolling_a_new_app_ends_the_other_sessions_and_tells_the_user() {
     assert_eq!(laptop.get("/").await.location.as_deref(), Some("/login"), "the laptop was logged out");
     assert_eq!(phone_setup.get("/").await.status, StatusCode::OK, "the enrolling browser stays in");
     assert!(
-        app.subjects_to(ALICE).iter().any(|s| s == "Your two-factor authentication changed"),
+        app.received(ALICE, "Your two-factor authentication changed").await,
         "{:?}",
         app.subjects_to(ALICE)
     );
