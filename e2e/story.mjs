@@ -615,7 +615,7 @@ async function story(browser, base, env, dir) {
   const keys = {};
   let aliceSecret;
 
-  await step('the admin signs up a new account and is logged in', async () => {
+  await step('the admin signs up a new account, opens the e-mailed link and is logged in', async () => {
     admin = await newPage(browser, 'admin');
     await goto(admin, `${base}/signup`, 'the sign-up page');
     await fill(admin, 'Account name', ACCOUNT);
@@ -623,6 +623,11 @@ async function story(browser, base, env, dir) {
     await fill(admin, 'Password', ADMIN.password);
     await shot(admin, 'signup');
     await submit(admin, 'Sign up');
+    await expectVisible(admin.getByRole('heading', { name: 'Check your e-mail' }), 'a page saying "Check your e-mail"');
+    const mail = await waitForMail(ADMIN.email, /^\/signup\/[^/]+$/, 'a sign-up link');
+    await goto(admin, mail.link, 'the sign-up link');
+    await shot(admin, 'signup-confirm');
+    await submit(admin, 'Create account');
     await expectLoggedIn(admin, ADMIN);
     await shot(admin, 'signed-up');
   });

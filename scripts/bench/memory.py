@@ -54,6 +54,18 @@ def submit(port, path, fields, source="127.0.0.1"):
     return response.status
 
 
+def sign_up_link(outbox):
+    """The path of the sign-up link in the outbox folder, once the e-mail is there."""
+    for _ in range(200):
+        for name in sorted(os.listdir(outbox)) if os.path.isdir(outbox) else []:
+            with open(os.path.join(outbox, name)) as mail:
+                found = re.search(r"/signup/[A-Za-z0-9._-]+", mail.read().replace("=\n", ""))
+            if found:
+                return found.group(0)
+        time.sleep(0.05)
+    raise SystemExit("no sign-up e-mail arrived in the outbox folder")
+
+
 def main():
     binary = sys.argv[1]
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else 400
@@ -74,7 +86,9 @@ def main():
         start = rss_kib(server.pid)
         status = submit(port, "/signup",
                         {"account_name": "Memory", "email": "boss@memory.example", "password": PASSWORD})
-        assert status == 303, f"sign-up answered {status}"
+        assert status == 200, f"sign-up answered {status}"
+        status = submit(port, sign_up_link(os.path.join(data, "outbox")), {})
+        assert status == 303, f"the sign-up link answered {status}"
         samples, done = [start], threading.Event()
 
         def sample():

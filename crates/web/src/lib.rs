@@ -77,6 +77,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
     Router::new()
         .route("/", get(auth::home::<S, M>))
         .route("/signup", get(auth::sign_up_page::<S, M>).post(auth::sign_up::<S, M>))
+        .route("/signup/{token}", get(auth::sign_up_link::<S, M>).post(auth::confirm_sign_up::<S, M>))
         .route("/login", get(auth::login_page::<S, M>).post(auth::log_in::<S, M>))
         .route("/login/otp", get(auth::otp_page_get::<S, M>).post(auth::otp_submit::<S, M>))
         .route("/step-up", get(auth::step_up_page::<S, M>).post(auth::step_up_submit::<S, M>))

@@ -2,13 +2,11 @@
 //! sensitive change, and logging out.
 
 use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
-use crate::account::AccountName;
 use crate::factor::totp_seal_context;
 use crate::mail::Mailer;
 use crate::otp::{Code, Totp};
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::seal::Sealed;
 use crate::session::{Session, Stage};
 use crate::store::{Store, ThrottleStore};
 use crate::throttle::{self, ThrottlePolicy, ThrottleState};
@@ -88,8 +86,7 @@ pub fn known_browser_mark<S: Store, M: Mailer, H: PasswordHasher>(
     let mut plaintext = [0u8; 16];
     plaintext[..8].copy_from_slice(&user.id.0.to_be_bytes());
     plaintext[8..].copy_from_slice(&services.now().seconds().to_be_bytes());
-    let sealed = services.keys.seal(&plaintext, KNOWN_BROWSER_CONTEXT, &mut services.rng())?;
-    Ok(format!("{}.{}", sealed.key_id, data_encoding::BASE64URL_NOPAD.encode(&sealed.ciphertext)))
+    services.seal_token(&plaintext, KNOWN_BROWSER_CONTEXT)
 }
 
 /// Whether `origin` presents a mark that `user` completed a login from this browser in the last 180 days.
@@ -98,13 +95,10 @@ fn is_known_browser<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
     user: &User,
 ) -> bool {
-    let Some(mark) = origin.browser.as_deref().filter(|mark| mark.len() <= MAX_MARK_CHARS) else {
+    let Some(mark) = origin.browser.as_deref() else { return false };
+    let Some(plaintext) = services.open_token(mark, KNOWN_BROWSER_CONTEXT, MAX_MARK_CHARS) else {
         return false;
     };
-    let Some((key_id, encoded)) = mark.split_once('.') else { return false };
-    let Ok(ciphertext) = data_encoding::BASE64URL_NOPAD.decode(encoded.as_bytes()) else { return false };
-    let sealed = Sealed { key_id: key_id.to_owned(), ciphertext };
-    let Ok(plaintext) = services.keys.open(&sealed, KNOWN_BROWSER_CONTEXT) else { return false };
     let (Ok(id), Ok(at)) = (
         <[u8; 8]>::try_from(plaintext.get(..8).unwrap_or_default()),
         <[u8; 8]>::try_from(plaintext.get(8..).unwrap_or_default()),
@@ -120,7 +114,7 @@ fn address(origin: &Origin) -> &str {
     origin.ip.as_deref().unwrap_or_default()
 }
 
-async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
     stage: Stage,
@@ -137,26 +131,6 @@ async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
     };
     services.store.insert_session(&session).await?;
     Ok(token)
-}
-
-/// Creates an account with its first admin and logs the admin in.
-pub async fn sign_up<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    account_name: &str,
-    email: &str,
-    password: &str,
-    origin: &Origin,
-) -> Result<LoginOutcome, Failure> {
-    let name = AccountName::parse(account_name)?;
-    let email = Email::parse(email)?;
-    let password = Password::parse(password)?;
-    let hash = services.hasher.hash(password).await?;
-    let (account, admin) = services.store.create_account(&name, &email, &hash, services.now()).await?;
-    services
-        .audit(&actor(&admin), format!("account:{}", account.id), "account.created", origin, String::new())
-        .await?;
-    let token = start_session(services, &admin, Stage::Complete).await?;
-    Ok(LoginOutcome { user: admin, token, stage: Stage::Complete })
 }
 
 /// Whether this person must give a one-time password after the password.

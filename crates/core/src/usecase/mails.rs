@@ -141,3 +141,49 @@ pub(crate) fn password_changed(to: &Email) -> Message {
         ],
     )
 }
+
+pub(crate) fn confirm_sign_up(to: &Email, account: &str, link: &str) -> Message {
+    with_link(
+        to,
+        &format!("Confirm your address to create {account} on Keyward"),
+        &[&format!(
+            "Someone signed up for a Keyward account named {account} with this address. Open the link to \
+             create it; you become its first admin."
+        )],
+        link,
+        "Create the account",
+        "The link works for 24 hours. If you did not sign up, ignore this e-mail: nothing is created.",
+    )
+}
+
+pub(crate) fn already_signed_up(to: &Email, base: &str) -> Message {
+    with_link(
+        to,
+        "You already have a Keyward login",
+        &[
+            "Someone tried to sign up for a new Keyward account with this address, which already has a \
+             login. One address belongs to one account, so nothing was created.",
+            &format!(
+                "If it was you, log in at {base}/login; if you forgot your password, choose a new one below."
+            ),
+        ],
+        &format!("{base}/password/forgot"),
+        "Reset your password",
+        "If this was not you, you need do nothing.",
+    )
+}
+
+pub(crate) fn already_elsewhere(to: &Email, account: &str) -> Message {
+    notice(
+        to,
+        &format!("{account} tried to add you on Keyward"),
+        &[
+            &format!(
+                "An administrator of {account} tried to add this address to their Keyward account. It already \
+                 has a Keyward login in another account, and one address belongs to one account, so nothing \
+                 changed."
+            ),
+            &format!("If you expected it, give the administrator of {account} another address of yours."),
+        ],
+    )
+}

@@ -5,13 +5,14 @@ mod auth;
 mod enrollment;
 mod mails;
 mod people;
+mod signup;
 mod two_factor;
 
 use std::sync::Arc;
 
 pub use auth::{
     KNOWN_BROWSER_SECS, LoginOutcome, SecondFactorOutcome, current_session, known_browser_mark, log_in,
-    log_out, prove_second_factor, sign_up,
+    log_out, prove_second_factor,
 };
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
@@ -20,6 +21,10 @@ pub use enrollment::{
 pub use people::{
     PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link, set_password,
     users_overview,
+};
+pub use signup::{
+    PendingSignUp, SIGN_UP_LINK_SECS, SignUpLink, confirm_sign_up, open_sign_up, request_sign_up,
+    send_sign_up_mail,
 };
 pub use two_factor::{
     Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,
@@ -110,6 +115,32 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
     pub(crate) async fn has_working_factor(&self, user: &User) -> Result<bool, Failure> {
         let totp = self.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some());
         Ok(totp || !self.store.yubikeys_of(user.id).await?.is_empty())
+    }
+}
+
+impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
+    /// Seals `plaintext` under the master key for a cookie or a link: `<key id>.<base64url>`, readable by
+    /// any node and forged by none.
+    pub(crate) fn seal_token(&self, plaintext: &[u8], context: &[u8]) -> Result<String, Failure> {
+        let sealed = self.keys.seal(plaintext, context, &mut self.rng())?;
+        Ok(format!("{}.{}", sealed.key_id, data_encoding::BASE64URL_NOPAD.encode(&sealed.ciphertext)))
+    }
+
+    /// Opens what [`Services::seal_token`] made with the same `context`; `None` for anything else,
+    /// including a token longer than `max_chars`.
+    pub(crate) fn open_token(
+        &self,
+        token: &str,
+        context: &[u8],
+        max_chars: usize,
+    ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        if token.len() > max_chars {
+            return None;
+        }
+        // A key id may hold dots; base64url never does.
+        let (key_id, encoded) = token.rsplit_once('.')?;
+        let ciphertext = data_encoding::BASE64URL_NOPAD.decode(encoded.as_bytes()).ok()?;
+        self.keys.open(&crate::seal::Sealed { key_id: key_id.to_owned(), ciphertext }, context).ok()
     }
 }
 

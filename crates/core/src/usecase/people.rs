@@ -7,7 +7,7 @@ use crate::invitation::{Invitation, Purpose};
 use crate::mail::Mailer;
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::throttle::{self, Admission, ThrottlePolicy};
 use crate::token::Token;
 use crate::user::{Email, Role, User};
@@ -96,24 +96,42 @@ pub(crate) async fn send_link<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(format!("{}/{path}/{}", services.settings.public_url, token.as_str()))
 }
 
-/// Adds a user to the admin's account and e-mails them a link to choose their password.
+/// Adds a user to the admin's account and e-mails them a link to choose their password; returns the
+/// address written to.
+///
+/// One address is one login in one account (a login is an address and a password, with no account to
+/// pick). An address that already has a login in another account is not added: its owner is told by
+/// e-mail, and the admin gets the same answer as for a new user, so no account learns of another's users.
 pub async fn add_user<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     admin: &User,
     email: &str,
     origin: &Origin,
-) -> Result<User, Failure> {
+) -> Result<Email, Failure> {
     require_admin(admin)?;
     let email = Email::parse(email)?;
-    let user = services.store.insert_user(admin.account_id, &email, Role::User, None, services.now()).await?;
+    let account = super::two_factor::account_of(services, admin).await?;
+    let inserted =
+        services.store.insert_user(admin.account_id, &email, Role::User, None, services.now()).await;
+    let user = match inserted {
+        Ok(user) => user,
+        Err(StoreError::Duplicate(_)) => {
+            let existing = services.store.find_user_by_email(&email).await?.ok_or(Failure::NotFound)?;
+            if existing.account_id == admin.account_id {
+                return Err(Failure::Refused(format!("{email} is already a user of this account.")));
+            }
+            services.mailer.send_later(mails::already_elsewhere(&email, account.name.as_str())).await?;
+            return Ok(email);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let link =
         send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
-    let account = super::two_factor::account_of(services, admin).await?;
     services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
     services
         .audit(&actor(admin), format!("user:{}:{}", user.id, user.email), "user.added", origin, String::new())
         .await?;
-    Ok(user)
+    Ok(user.email)
 }
 
 /// "Forgot password": e-mails a reset link when the address is known, and answers the same either way.

@@ -110,13 +110,7 @@ pub async fn add_user<S: Store, M: Mailer>(
     let visitor = visitor(&state, token).await?;
     let (status, notice) = match usecase::add_user(&state.services, &visitor.user, &form.email, &origin).await
     {
-        Ok(user) => (
-            StatusCode::OK,
-            Notice::success(format!("{} was added and has been sent an e-mail.", user.email)),
-        ),
-        Err(usecase::Failure::Store(keyward_core::store::StoreError::Duplicate(_))) => {
-            (StatusCode::CONFLICT, Notice::error("That e-mail address already belongs to someone."))
-        }
+        Ok(email) => (StatusCode::OK, Notice::success(format!("We sent an e-mail to {email}."))),
         Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
     };
     Ok((status, render(&state, &visitor, Some(notice)).await?).into_response())

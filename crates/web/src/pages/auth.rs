@@ -123,24 +123,92 @@ pub struct SignUpForm {
     password: String,
 }
 
-pub async fn sign_up<S: Store, M: Mailer>(
+/// "Sign up": the same answer for every address, after the same work (the form checked, the password
+/// hashed); the e-mail that says what happens next goes out after the answer.
+pub async fn sign_up<S: Store + 'static, M: Mailer + 'static>(
     State(state): State<SharedState<S, M>>,
     headers: HeaderMap,
-    ClientOrigin(origin): ClientOrigin,
     PreLoginForm(form): PreLoginForm<SignUpForm>,
 ) -> AppResult<Response> {
-    match usecase::sign_up(&state.services, &form.account_name, &form.email, &form.password, &origin).await {
-        Ok(outcome) => {
-            Ok((state.cookies.start_session(&outcome.token), see_other("/account/users")).into_response())
+    let pending = match usecase::request_sign_up(
+        &state.services,
+        &form.account_name,
+        &form.email,
+        &form.password,
+    )
+    .await
+    {
+        Ok(pending) => pending,
+        Err(failure) => return Ok(sign_up_again(&state, &headers, form, notice_or_error(failure)?)),
+    };
+    let background = Arc::clone(&state);
+    tokio::spawn(async move {
+        if let Err(failure) = usecase::send_sign_up_mail(&background.services, pending).await {
+            let cause = crate::errors::cause_chain(&failure);
+            tracing::error!(%cause, "a sign-up e-mail could not be sent");
         }
-        Err(Failure::Store(keyward_core::store::StoreError::Duplicate(_))) => Ok(sign_up_again(
-            &state,
-            &headers,
-            form,
-            Notice::error("That e-mail address already has an account. Log in instead."),
-        )),
-        Err(failure) => Ok(sign_up_again(&state, &headers, form, notice_or_error(failure)?)),
+    });
+    Ok(MessagePage {
+        layout: Layout::public("Check your e-mail"),
+        heading: "Check your e-mail".into(),
+        paragraphs: vec![
+            format!(
+                "We sent a message to {}. Open the link in it within 24 hours to create your account.",
+                form.email.trim()
+            ),
+            "Nothing arrived? Check the address and your spam folder, then sign up again.".into(),
+        ],
+        link: None,
     }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/signup_confirm.html")]
+struct SignUpConfirmPage {
+    layout: Layout,
+    csrf: String,
+    account_name: String,
+    email: String,
+    token: String,
+}
+
+/// The sign-up link: what it creates, and "Create account" (a link opened by a mail scanner creates nothing).
+pub async fn sign_up_link<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let link = usecase::open_sign_up(&state.services, &token)?;
+    let csrf = pre_login_csrf(&state, &headers);
+    let page = SignUpConfirmPage {
+        layout: Layout::public("Create your account"),
+        csrf: csrf.form_token.clone(),
+        account_name: link.account_name.as_str().to_owned(),
+        email: link.email.to_string(),
+        token,
+    };
+    Ok((csrf, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Nothing {}
+
+/// "Create account": the account exists from now on, and its admin is logged in.
+pub async fn confirm_sign_up<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(token): Path<String>,
+    PreLoginForm(_): PreLoginForm<Nothing>,
+) -> AppResult<Response> {
+    let outcome = usecase::confirm_sign_up(&state.services, &token, &origin).await?;
+    let mark = usecase::known_browser_mark(&state.services, &outcome.user)?;
+    Ok((
+        state.cookies.start_session(&outcome.token),
+        state.cookies.mark_browser(&mark),
+        see_other(crate::layout::USERS_AND_SECURITY_PATH),
+    )
+        .into_response())
 }
 
 fn sign_up_again<S: Store, M: Mailer>(

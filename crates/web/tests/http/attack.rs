@@ -2,15 +2,11 @@
 //! correct logins never spend a budget, and only trusted proxies say where a client is.
 
 use axum::http::StatusCode;
-use keyward_core::account::AccountName;
-use keyward_core::password::hash_password;
-use keyward_core::store::AccountStore;
-use keyward_core::user::Email;
 use keyward_core::yubico::SoftwareKey;
 
 use crate::app::{Browser, TestApp, spawn_app};
-use crate::auth::{PASSWORD, log_in, sign_up};
-use crate::story::{imported_key, rng, touch, user_id};
+use crate::auth::{PASSWORD, account_in_store, log_in, sign_up};
+use crate::story::{imported_key, touch, user_id};
 
 const ATTACKER: &str = "203.0.113.66";
 const OWNER: &str = "owner@acme.example";
@@ -134,12 +130,8 @@ async fn a_sustained_one_time_password_attack_never_keeps_the_owner_out() {
 #[tokio::test]
 async fn correct_logins_of_a_hundred_users_from_one_address_all_succeed() {
     let Some(app) = spawn_app("oneaddress").await else { return };
-    let hash =
-        hash_password(&keyward_core::password::Password::parse(PASSWORD).unwrap(), &mut rng(4)).unwrap();
     for n in 0..100 {
-        let email = Email::parse(&format!("user{n}@office{n}.example")).unwrap();
-        let name = AccountName::parse(&format!("Office {n}")).unwrap();
-        app.store.create_account(&name, &email, &hash, app.now()).await.unwrap();
+        account_in_store(&app, &format!("Office {n}"), &format!("user{n}@office{n}.example")).await;
     }
     let mut refused = Vec::new();
     for n in 0..100 {

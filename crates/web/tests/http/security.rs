@@ -114,3 +114,23 @@ async fn wrong_one_time_passwords_are_throttled_and_reported() {
         app.subjects_to("boss@acme.example")
     );
 }
+
+#[tokio::test]
+async fn adding_a_user_never_reveals_another_accounts_users() {
+    let Some(app) = spawn_app("addelsewhere").await else { return };
+    sign_up(&app, "ACME", "boss@acme.example").await;
+    let mut other = sign_up(&app, "Other", "boss@other.example").await;
+    let taken = other.submit("/account/users", "/account/users", &[("email", "boss@acme.example")]).await;
+    let fresh = other.submit("/account/users", "/account/users", &[("email", "new@other.example")]).await;
+    assert_eq!(taken.status, fresh.status);
+    let notice = |page: &crate::app::Page, email: &str| {
+        let start = page.body.find("role=\"status\">").expect("a notice");
+        page.body[start..].split('<').next().unwrap().replace(email, "X")
+    };
+    assert_eq!(notice(&taken, "boss@acme.example"), notice(&fresh, "new@other.example"));
+    assert!(app.received("boss@acme.example", "Other tried to add you").await, "the owner is told");
+    assert!(!other.get("/account/users").await.contains("boss@acme.example"), "nobody was added");
+    let again = other.submit("/account/users", "/account/users", &[("email", "new@other.example")]).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.contains("already a user of this account"), "{}", again.body);
+}
