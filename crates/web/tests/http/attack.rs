@@ -191,3 +191,33 @@ async fn a_browser_known_for_one_user_is_a_stranger_to_another() {
     assert_eq!(statuses[4], StatusCode::UNPROCESSABLE_ENTITY, "{statuses:?}");
     assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_browser_mark_older_than_180_days_is_a_stranger_again() {
+    let Some(app) = spawn_app("oldmark").await else { return };
+    sign_up(&app, "ACME", OWNER).await;
+    let mut browser = app.browser_at("192.0.2.44");
+    assert!(gets_past_the_password(&mut browser, OWNER).await);
+    assert!(browser.has_cookie("keyward_browser"));
+    let guesses = |browser: &mut Browser| {
+        let mut browser = browser.clone();
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..7 {
+                let page = browser
+                    .submit("/login", "/login", &[("email", OWNER), ("password", "wrong guess!")])
+                    .await;
+                statuses.push(page.status);
+            }
+            statuses
+        }
+    };
+    // A day short of 180: still known, with its own ten free guesses.
+    app.advance(keyward_core::usecase::KNOWN_BROWSER_SECS - 24 * 3600);
+    assert_eq!(guesses(&mut browser).await, [StatusCode::UNPROCESSABLE_ENTITY; 7]);
+    app.advance(24 * 3600);
+    // At 180 days it spends what any browser spends: five guesses, then a wait.
+    let statuses = guesses(&mut browser).await;
+    assert_eq!(statuses[..5], [StatusCode::UNPROCESSABLE_ENTITY; 5], "{statuses:?}");
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
