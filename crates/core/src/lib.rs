@@ -27,6 +27,7 @@ pub mod token;
 pub mod usecase;
 pub mod user;
 pub mod validate;
+pub mod verdict;
 pub mod wsapi;
 pub mod yubico;
 

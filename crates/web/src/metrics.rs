@@ -15,6 +15,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyward_core::mail::{MailError, Mailer, Message};
+use keyward_core::verdict::{FactorKind, Verdict};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,64 +36,6 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// up to the seconds a slow password hash under load may take.
 pub const LATENCY_BUCKETS: [f64; 14] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
-/// Which factor an OTP verification was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OtpMethod {
-    Totp,
-    Yubikey,
-    RecoveryCode,
-}
-
-impl OtpMethod {
-    /// The factor a typed one-time password is for, by its shape: 6–8 digits are a TOTP code, 32–48
-    /// modhex characters a YubiKey OTP, anything else is tried as a recovery code.
-    pub fn of_typed(typed: &str) -> OtpMethod {
-        let typed = typed.trim();
-        if keyward_core::otp::Code::parse(typed).is_ok() {
-            OtpMethod::Totp
-        } else if keyward_core::yubico::YubikeyOtp::parse(typed).is_ok() {
-            OtpMethod::Yubikey
-        } else {
-            OtpMethod::RecoveryCode
-        }
-    }
-
-    const ALL: [OtpMethod; 3] = [OtpMethod::Totp, OtpMethod::Yubikey, OtpMethod::RecoveryCode];
-    fn label(self) -> &'static str {
-        match self {
-            OtpMethod::Totp => "totp",
-            OtpMethod::Yubikey => "yubikey",
-            OtpMethod::RecoveryCode => "recovery_code",
-        }
-    }
-}
-
-/// How an OTP verification ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OtpResult {
-    /// The code was right and had not been used.
-    Ok,
-    /// The code was wrong (or malformed, or for another key).
-    Invalid,
-    /// The code was right but already used (a replay).
-    Replayed,
-    /// Not checked: the user is throttled.
-    Throttled,
-}
-
-impl OtpResult {
-    const ALL: [OtpResult; 4] =
-        [OtpResult::Ok, OtpResult::Invalid, OtpResult::Replayed, OtpResult::Throttled];
-    fn label(self) -> &'static str {
-        match self {
-            OtpResult::Ok => "ok",
-            OtpResult::Invalid => "invalid",
-            OtpResult::Replayed => "replayed",
-            OtpResult::Throttled => "throttled",
-        }
-    }
-}
 
 /// How a password login attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,7 +113,7 @@ macro_rules! label_value {
         }
     )*};
 }
-label_value!(OtpMethod, OtpResult, LoginResult, MailResult, ThrottleBudget);
+label_value!(LoginResult, MailResult, ThrottleBudget);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
@@ -185,8 +128,8 @@ struct RouteLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OtpLabels {
-    factor: OtpMethod,
-    result: OtpResult,
+    factor: &'static str,
+    result: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -231,9 +174,9 @@ impl Default for Metrics {
             throttled: Family::default(),
         };
         // `inc_by(0)` creates the series without counting anything.
-        for factor in OtpMethod::ALL {
-            for result in OtpResult::ALL {
-                metrics.otp.get_or_create(&OtpLabels { factor, result }).inc_by(0);
+        for factor in FactorKind::ALL {
+            for result in Verdict::ALL {
+                metrics.record_otp_by(factor, result, 0);
             }
         }
         for result in LoginResult::ALL {
@@ -289,8 +232,14 @@ impl Metrics {
     }
 
     /// Records one OTP verification.
-    pub fn record_otp(&self, factor: OtpMethod, result: OtpResult) {
-        self.otp.get_or_create(&OtpLabels { factor, result }).inc();
+    pub fn record_otp(&self, factor: FactorKind, verdict: Verdict) {
+        self.record_otp_by(factor, verdict, 1);
+    }
+
+    fn record_otp_by(&self, factor: FactorKind, verdict: Verdict, count: u64) {
+        self.otp
+            .get_or_create(&OtpLabels { factor: factor.as_str(), result: verdict.as_str() })
+            .inc_by(count);
     }
 
     /// Records one password login attempt.
@@ -404,9 +353,9 @@ mod tests {
     #[test]
     fn counters_render_with_help_type_and_labels() {
         let metrics = Metrics::default();
-        metrics.record_otp(OtpMethod::Totp, OtpResult::Ok);
-        metrics.record_otp(OtpMethod::Totp, OtpResult::Ok);
-        metrics.record_otp(OtpMethod::Yubikey, OtpResult::Replayed);
+        metrics.record_otp(FactorKind::Totp, Verdict::Ok);
+        metrics.record_otp(FactorKind::Totp, Verdict::Ok);
+        metrics.record_otp(FactorKind::Yubikey, Verdict::Replayed);
         metrics.record_login(LoginResult::Failed);
         metrics.record_email(MailResult::Sent);
         metrics.record_request("/login", 200, Duration::from_millis(3));

@@ -1,10 +1,8 @@
 //! Signing up, logging in (password, then one-time password), proving a second factor again for a
 //! sensitive change, and logging out.
 
-use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
-use crate::factor::totp_seal_context;
+use super::{Failure, Origin, Services, mails};
 use crate::mail::Mailer;
-use crate::otp::{Code, Totp};
 use crate::password::Password;
 use crate::ports::PasswordHasher;
 use crate::session::{Session, Stage};
@@ -12,14 +10,9 @@ use crate::store::{Store, ThrottleStore};
 use crate::throttle::{self, ThrottlePolicy, ThrottleState};
 use crate::token::Token;
 use crate::user::{Email, Role, User};
-use crate::yubico::YubikeyOtp;
 
 /// The one message for a wrong e-mail address or a wrong password, so that neither is revealed.
 const WRONG_LOGIN: &str = "The e-mail address or the password is wrong.";
-const WRONG_CODE: &str =
-    "That one-time password is not right. Type the current code from your app, or touch your YubiKey.";
-/// After this many wrong one-time passwords following a correct password, the user is told by e-mail.
-const ALERT_AFTER_WRONG_CODES: u32 = 5;
 
 /// A started session: the token for the cookie, and whether a second factor is still owed.
 #[derive(Debug)]
@@ -29,19 +22,12 @@ pub struct LoginOutcome {
     pub stage: Stage,
 }
 
-/// A proven second factor: the session's new token.
-#[derive(Debug)]
-pub struct SecondFactorOutcome {
-    pub token: Token,
-    pub used_recovery_code: bool,
-}
-
 /// The budgets one guess spends. A browser that has completed a login for this user before spends its
 /// own; any other spends the budget of its (user, client address), the user's shared one and, for
 /// passwords, its address's. An attacker without such a browser can exhaust only budgets the owner's
 /// known browsers do not use, and an attacker at one address leaves the shared budget room for the owner
 /// at another.
-struct Budgets(Vec<(String, ThrottlePolicy)>);
+pub(crate) struct Budgets(pub(crate) Vec<(String, ThrottlePolicy)>);
 
 impl Budgets {
     fn as_slice(&self) -> Vec<(&str, ThrottlePolicy)> {
@@ -49,7 +35,7 @@ impl Budgets {
     }
 
     /// Spends one attempt from each, or refuses with the wait; the states after spending, in order.
-    async fn spend<S: ThrottleStore>(
+    pub(crate) async fn spend<S: ThrottleStore>(
         &self,
         store: &S,
         now: crate::UnixTime,
@@ -60,7 +46,7 @@ impl Budgets {
     /// The attempt succeeded: only failures spend. The first budget (this browser's, or this user's at
     /// this address) is cleared, since whoever is there has just proven the factor; the shared ones get
     /// this attempt back but keep the failures others spent.
-    async fn give_back<S: ThrottleStore>(&self, store: &S) -> Result<(), Failure> {
+    pub(crate) async fn give_back<S: ThrottleStore>(&self, store: &S) -> Result<(), Failure> {
         let budgets = self.as_slice();
         if let Some(((own, _), shared)) = budgets.split_first() {
             store.clear_throttle(own).await?;
@@ -90,7 +76,7 @@ pub fn known_browser_mark<S: Store, M: Mailer, H: PasswordHasher>(
 }
 
 /// Whether `origin` presents a mark that `user` completed a login from this browser in the last 180 days.
-fn is_known_browser<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) fn is_known_browser<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     origin: &Origin,
     user: &User,
@@ -110,7 +96,7 @@ fn is_known_browser<S: Store, M: Mailer, H: PasswordHasher>(
 }
 
 /// The client's address as a throttle key part ("" when unknown).
-fn address(origin: &Origin) -> &str {
+pub(crate) fn address(origin: &Origin) -> &str {
     origin.ip.as_deref().unwrap_or_default()
 }
 
@@ -235,136 +221,4 @@ pub async fn log_out<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<(), Failure> {
     services.store.delete_session(&token.hash()).await?;
     Ok(())
-}
-
-/// Which factor a typed one-time password proved.
-enum Proof {
-    Totp,
-    Yubikey,
-    RecoveryCode,
-}
-
-/// The second step of a login, and the step-up before a sensitive change: one field that takes a TOTP code,
-/// a YubiKey OTP or a recovery code. On success the session gets a new id and records the time.
-pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    session: &Session,
-    user: &User,
-    typed: &str,
-    origin: &Origin,
-) -> Result<SecondFactorOutcome, Failure> {
-    let now = services.now();
-    let id = user.id.to_string();
-    let budgets = Budgets(if is_known_browser(services, origin, user) {
-        let mark = origin.browser.as_deref().unwrap_or_default();
-        vec![(throttle::key("otp:browser", &[&id, mark]), ThrottlePolicy::OTP_KNOWN_BROWSER)]
-    } else {
-        vec![
-            (throttle::key("otp:user-address", &[&id, address(origin)]), ThrottlePolicy::OTP_USER_ADDRESS),
-            (throttle::key("otp:user", &[&id]), ThrottlePolicy::OTP_USER),
-        ]
-    });
-    let spent = budgets.spend(&services.store, now).await?;
-    let Some(proof) = check_one_time_password(services, user, typed).await? else {
-        // The count of the user's shared budget (or of their known browser's own).
-        let attempts = spent.last().map_or(0, |state| state.attempts);
-        if attempts == ALERT_AFTER_WRONG_CODES && session.stage == Stage::PasswordOnly {
-            services.mailer.send_later(mails::wrong_codes(&user.email, attempts)).await?;
-        }
-        return Err(Failure::Refused(WRONG_CODE.to_owned()));
-    };
-    budgets.give_back(&services.store).await?;
-    let token = Token::generate(16, &mut services.rng());
-    if !services
-        .store
-        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
-        .await?
-    {
-        return Err(Failure::Refused("Your session ended. Log in again.".into()));
-    }
-    let used_recovery_code = matches!(proof, Proof::RecoveryCode);
-    if used_recovery_code {
-        let remaining =
-            services.store.recovery_codes(user.id).await?.iter().filter(|c| c.used_at.is_none()).count();
-        services
-            .audit(
-                &actor(user),
-                format!("user:{}", user.id),
-                "recovery_code.used",
-                origin,
-                format!("{remaining} left"),
-            )
-            .await?;
-        services.mailer.send_later(mails::recovery_code_used(&user.email, remaining)).await?;
-    }
-    Ok(SecondFactorOutcome { token, used_recovery_code })
-}
-
-/// Checks what was typed against the user's factors; `None` when it proves nothing.
-async fn check_one_time_password<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    user: &User,
-    typed: &str,
-) -> Result<Option<Proof>, Failure> {
-    let typed = typed.trim();
-    if let Ok(code) = Code::parse(typed) {
-        return Ok(check_totp(services, user, code).await?.then_some(Proof::Totp));
-    }
-    if let Ok(otp) = YubikeyOtp::parse(typed) {
-        return check_yubikey(services, user, &otp).await.map(|ok| ok.then_some(Proof::Yubikey));
-    }
-    let code = super::enrollment::normalize_recovery_code(typed);
-    if code.len() == super::enrollment::RECOVERY_CODE_CHARS {
-        let hash = Token::from_presented(&code).hash();
-        return Ok(services
-            .store
-            .consume_recovery_code(user.id, &hash, services.now())
-            .await?
-            .then_some(Proof::RecoveryCode));
-    }
-    Ok(None)
-}
-
-/// A TOTP code against each confirmed factor of the user; the matched step is consumed atomically.
-pub(crate) async fn check_totp<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    user: &User,
-    code: Code,
-) -> Result<bool, Failure> {
-    let now = services.now();
-    for factor in services.store.totp_factors(user.id).await? {
-        if factor.confirmed_at.is_none() {
-            continue;
-        }
-        let secret = services.keys.open(&factor.secret, &totp_seal_context(user.id))?;
-        let totp = Totp::new(&crate::otp::Secret::from_bytes(&secret)?, factor.params)?;
-        if let Some(matched) = totp.verify(code, now, 1, factor.clock_offset, factor.last_step) {
-            // A concurrent request that used the same step wins alone; this one is then a replay.
-            return Ok(services
-                .store
-                .consume_totp_step(factor.id, matched.step, matched.clock_offset, now)
-                .await?);
-        }
-    }
-    Ok(false)
-}
-
-/// A YubiKey OTP of a key registered to the user.
-async fn check_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    user: &User,
-    otp: &YubikeyOtp,
-) -> Result<bool, Failure> {
-    let registered = services.store.find_yubikey(otp.public_id()).await?;
-    if registered.and_then(|key| key.user_id) != Some(user.id) {
-        return Ok(false);
-    }
-    match services.judge_yubikey_otp(otp).await? {
-        YubikeyJudgement::Accepted => Ok(true),
-        YubikeyJudgement::Replayed | YubikeyJudgement::Invalid => Ok(false),
-        YubikeyJudgement::Uncheckable => Err(Failure::Refused(
-            "This YubiKey cannot be checked: its secret was not imported and YubiCloud is not configured."
-                .into(),
-        )),
-    }
 }

@@ -92,7 +92,10 @@ pub async fn confirm_enrollment_password<S: Store, M: Mailer, H: PasswordHasher>
     }
     let session = services.store.find_session(&outcome.token.hash()).await?.ok_or(Failure::NotFound)?;
     let proven = super::prove_second_factor(services, &session, &page.user, otp, origin).await?;
-    Ok(proven.token)
+    match proven.token {
+        Some(token) => Ok(token),
+        None => Err(proven.checked.refusal().unwrap_or_else(|| Failure::Refused(OWED_FACTOR.into()))),
+    }
 }
 
 const OWED_FACTOR: &str = "You already have two-factor authentication. Type a one-time password from your \

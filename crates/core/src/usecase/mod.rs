@@ -7,13 +7,11 @@ mod mails;
 mod people;
 mod signup;
 mod two_factor;
+mod verify;
 
 use std::sync::Arc;
 
-pub use auth::{
-    KNOWN_BROWSER_SECS, LoginOutcome, SecondFactorOutcome, current_session, known_browser_mark, log_in,
-    log_out, prove_second_factor,
-};
+pub use auth::{KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out};
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
     finish_enrollment, may_bind, open_enrollment,
@@ -30,6 +28,7 @@ pub use two_factor::{
     Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,
     remove_yubikey, send_enrollment,
 };
+pub use verify::{Checked, SecondFactorOutcome, check_otp, prove_second_factor};
 
 use crate::UnixTime;
 use crate::audit::NewAuditEvent;

@@ -13,12 +13,13 @@ use keyward_core::store::Store;
 use keyward_core::token::Token;
 use keyward_core::usecase::{self, Failure};
 use keyward_core::user::Role;
+use keyward_core::verdict::Verdict;
 use serde::Deserialize;
 
 use super::{ClientOrigin, SharedState, notice_or_error, safe_next, see_other, visitor};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice};
-use crate::metrics::{LoginResult, OtpMethod, OtpResult, ThrottleBudget};
+use crate::metrics::{LoginResult, ThrottleBudget};
 use crate::session::{PreLoginCsrf, PreLoginForm, SessionForm, SessionToken};
 
 #[derive(Template, WebTemplate)]
@@ -373,31 +374,21 @@ async fn prove<S: Store, M: Mailer>(
     if step_up && session.stage != Stage::Complete {
         return Err(AppError::Unauthenticated);
     }
-    let proven = usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await;
-    let method = OtpMethod::of_typed(&form.otp);
-    match &proven {
-        Ok(_) => state.metrics.record_otp(method, OtpResult::Ok),
-        Err(Failure::Throttled(_)) => {
-            state.metrics.record_otp(method, OtpResult::Throttled);
-            state.metrics.record_throttled(ThrottleBudget::Otp);
-        }
-        Err(Failure::Refused(_) | Failure::Invalid(_)) => {
-            state.metrics.record_otp(method, OtpResult::Invalid)
-        }
-        Err(_) => {}
+    let proven = usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await?;
+    state.metrics.record_otp(proven.checked.factor, proven.checked.verdict);
+    if proven.checked.verdict == Verdict::Throttled {
+        state.metrics.record_throttled(ThrottleBudget::Otp);
     }
-    match proven {
-        Ok(outcome) => {
+    let refusal = proven.checked.refusal();
+    match (proven.token, refusal) {
+        (Some(token), _) => {
             let next = if step_up { safe_next(&form.next).to_owned() } else { "/".to_owned() };
             let mark = usecase::known_browser_mark(&state.services, &user)?;
-            Ok((
-                state.cookies.start_session(&outcome.token),
-                state.cookies.mark_browser(&mark),
-                see_other(&next),
-            )
+            Ok((state.cookies.start_session(&token), state.cookies.mark_browser(&mark), see_other(&next))
                 .into_response())
         }
-        Err(failure) => {
+        (None, refusal) => {
+            let failure = refusal.unwrap_or_else(|| Failure::Refused("Try again.".into()));
             let notice = notice_or_error(failure)?;
             let csrf = crate::session::csrf_token(&token);
             let layout = if step_up {

@@ -7,6 +7,7 @@ use keyward_core::user::Email;
 
 use crate::app::spawn_app;
 use crate::auth::{PASSWORD, log_in, sign_up};
+use crate::story::{imported_key, touch, user_id};
 
 #[tokio::test]
 async fn forms_without_their_csrf_token_are_refused() {
@@ -88,9 +89,22 @@ async fn wrong_one_time_passwords_are_throttled_and_reported() {
         .submit(
             "/account/two-factor",
             "/account/two-factor",
-            &[("totp", "on"), ("policy", "Call +45 33 12 34 56")],
+            &[("yubikey", "on"), ("policy", "Call +45 33 12 34 56")],
         )
         .await;
+    // The boss has a factor, so guesses are checked (and counted) against it.
+    let mut key = imported_key(&app, "vvcccccccccc", 5).await;
+    let boss = user_id(&app, "boss@acme.example").await;
+    let registered = admin
+        .submit(
+            "/account/two-factor/yubikey",
+            "/account/two-factor/yubikey",
+            &[("user", &boss), ("otp", &touch(&mut key))],
+        )
+        .await;
+    assert!(registered.contains("is registered"), "{}", registered.body);
+    let mut admin = app.browser();
+    log_in(&mut admin, "boss@acme.example", PASSWORD).await;
     let preview = admin.get("/account/two-factor/activate").await;
     admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
     let mut attacker = app.browser();

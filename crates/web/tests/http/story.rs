@@ -229,7 +229,14 @@ async fn the_help_article_story() {
     assert_eq!(second_step(&mut alice, &fresh).await.location.as_deref(), Some("/"));
     let mut again = app.browser();
     log_in(&mut again, "alice@acme.example", PASSWORD).await;
-    assert_eq!(second_step(&mut again, &fresh).await.status, StatusCode::UNPROCESSABLE_ENTITY, "replay");
+    let replayed = second_step(&mut again, &fresh).await;
+    assert_eq!(replayed.status, StatusCode::UNPROCESSABLE_ENTITY, "replay");
+    assert!(replayed.contains("already used"), "a replay is told as one: {}", replayed.body);
+    let metrics = app.browser().get("/metrics").await.body;
+    let replays = metrics.lines().find_map(|line| {
+        line.strip_prefix(r#"keyward_otp_verifications_total{factor="totp",result="replayed"} "#)
+    });
+    assert!(replays.is_some_and(|count| count != "0"), "replays are counted as such: {metrics}");
     assert_eq!(second_step(&mut again, &recovery[0]).await.location.as_deref(), Some("/"), "a recovery code");
     assert!(app.received("alice@acme.example", "recovery code").await);
 
