@@ -21,6 +21,8 @@ pub struct ApiClient {
 pub struct YubicoClient {
     pub id: i64,
     pub account_id: Option<AccountId>,
+    /// What the operator called it ("mail server", "VPN"), for `keyward yubikey client list`.
+    pub name: String,
     pub key: Sealed,
     pub created_at: UnixTime,
 }

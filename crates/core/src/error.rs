@@ -112,6 +112,9 @@ pub enum Error {
     /// A Validation Protocol nonce of the wrong length or alphabet.
     #[error("a Validation Protocol nonce is 16 to 40 letters and digits")]
     InvalidNonce,
+    /// A Validation Protocol answer that cannot be written (a bug: the server chooses every line).
+    #[error("a Validation Protocol answer could not be written: {0}")]
+    ProtocolAnswer(String),
 }
 
 impl Error {
@@ -133,6 +136,7 @@ impl Error {
                 | Error::SealTooLarge
                 | Error::InvalidPasswordHash(_)
                 | Error::PasswordHashing(_)
+                | Error::ProtocolAnswer(_)
         )
     }
 }

@@ -139,6 +139,20 @@ pub trait FactorStore {
         id: FactorId,
         position: Position,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Notes the nonce a Validation Protocol request sent with the OTP just accepted at `position`.
+    fn record_yubikey_nonce(
+        &self,
+        id: FactorId,
+        position: Position,
+        nonce: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether the key's last accepted OTP was at `position` and came with `nonce`: the same request again.
+    fn is_repeated_request(
+        &self,
+        id: FactorId,
+        position: Position,
+        nonce: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Unbinds a key from its user (its secret and counters stay, so old OTPs stay refused).
     fn unregister_yubikey(&self, id: FactorId) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Replaces the user's recovery codes.
@@ -275,6 +289,10 @@ pub trait ClientStore {
     fn delete_api_client(&self, id: ApiClientId) -> impl Future<Output = StoreResult<bool>> + Send;
     fn insert_yubico_client(&self, client: &YubicoClient) -> impl Future<Output = StoreResult<()>> + Send;
     fn find_yubico_client(&self, id: i64) -> impl Future<Output = StoreResult<Option<YubicoClient>>> + Send;
+    /// Every Validation Protocol client, by id.
+    fn list_yubico_clients(&self) -> impl Future<Output = StoreResult<Vec<YubicoClient>>> + Send;
+    /// Removes a Validation Protocol client; false when there was none with this id.
+    fn delete_yubico_client(&self, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Which row a sealed secret lives in, so rotation can re-seal it in place.

@@ -27,6 +27,13 @@ impl UnixTime {
         (year, month, day)
     }
 
+    /// The time as the Validation Protocol's `t` writes it: `YYYY-MM-DDThh:mm:ssZ0000` (UTC; the last four
+    /// digits are milliseconds, which a `UnixTime` does not carry).
+    pub fn protocol_timestamp(self) -> String {
+        let seconds = self.0 % 86_400;
+        format!("{}T{:02}:{:02}:{:02}Z0000", self.date(), seconds / 3600, seconds / 60 % 60, seconds % 60)
+    }
+
     /// The date as `YYYY-MM-DD` (UTC).
     pub fn date(self) -> String {
         let (year, month, day) = self.civil_date();
@@ -37,6 +44,13 @@ impl UnixTime {
 #[cfg(test)]
 mod tests {
     use super::UnixTime;
+
+    #[test]
+    fn the_protocol_timestamp_is_utc_with_zero_milliseconds() {
+        // 2026-11-28T10:00:00Z, and a second before the next day.
+        assert_eq!(UnixTime(1_795_860_000).protocol_timestamp(), "2026-11-28T10:00:00Z0000");
+        assert_eq!(UnixTime(1_795_910_399).protocol_timestamp(), "2026-11-28T23:59:59Z0000");
+    }
 
     #[test]
     fn dates_are_utc_calendar_dates() {

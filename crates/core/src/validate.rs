@@ -20,7 +20,7 @@ pub enum Rejection {
     Invalid(crate::Error),
     /// The OTP's (counter, use) is not after the last one accepted: a replay.
     #[error("the OTP was already used (or an older one than the last accepted)")]
-    Replayed,
+    Replayed(crate::yubico::Position),
 }
 
 /// A successful check: the key (with its new position not yet re-read) and the decrypted token.
@@ -55,7 +55,7 @@ pub async fn check_local_yubikey_otp<S: FactorStore>(
         Err(error) => return Ok(Err(Rejection::Invalid(error))),
     };
     if !store.advance_yubikey(key.id, token.position()).await? {
-        return Ok(Err(Rejection::Replayed));
+        return Ok(Err(Rejection::Replayed(token.position())));
     }
     Ok(Ok(Accepted { key, token }))
 }

@@ -118,6 +118,32 @@ pub enum YubikeyCommand {
     Import(ImportArgs),
     /// Check an OTP of an imported key against the database (it counts as used, as at a login).
     Verify(VerifyArgs),
+    /// The Validation Protocol clients (ykclient, pam_yubico, …) that may ask `/wsapi/2.0/verify`.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Make a client: prints its id and its base64 key (shown once) for the client's configuration.
+    Add(ClientAddArgs),
+    /// The clients, one per line: id, name, created.
+    List,
+    /// Remove a client: its requests are answered NO_SUCH_CLIENT from then on.
+    Remove(ClientRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// What the client is, for `list` ("mail server", "VPN").
+    #[arg(long, default_value = "")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientRemoveArgs {
+    /// The client's id.
+    pub id: i64,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,7 @@ const FIND_API_CLIENT_BY_KEY: &str =
 struct YubicoClientRow {
     id: i64,
     account_id: Option<i64>,
+    name: String,
     key_key_id: String,
     key_sealed: Vec<u8>,
     created_at: i64,
@@ -60,6 +61,7 @@ impl YubicoClientRow {
         Ok(YubicoClient {
             id: self.id,
             account_id: self.account_id.map(AccountId),
+            name: self.name,
             key: Sealed { key_id: self.key_key_id, ciphertext: self.key_sealed },
             created_at: time(self.created_at)?,
         })
@@ -69,12 +71,15 @@ impl YubicoClientRow {
 /// The columns [`YubicoClientRow`] reads, as a literal so that every statement is a `&'static str`.
 macro_rules! yubico_client_columns {
     () => {
-        "id, account_id, key_key_id, key_sealed, created_at"
+        "id, account_id, name, key_key_id, key_sealed, created_at"
     };
 }
 
 const INSERT_YUBICO_CLIENT: &str =
-    concat!("INSERT INTO yubico_clients (", yubico_client_columns!(), ") VALUES ($1, $2, $3, $4, $5)");
+    concat!("INSERT INTO yubico_clients (", yubico_client_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)");
+
+const LIST_YUBICO_CLIENTS: &str =
+    concat!("SELECT ", yubico_client_columns!(), " FROM yubico_clients ORDER BY id");
 
 const FIND_YUBICO_CLIENT: &str =
     concat!("SELECT ", yubico_client_columns!(), " FROM yubico_clients WHERE id = $1");
@@ -124,6 +129,7 @@ impl ClientStore for SqlStore {
             sqlx::query(INSERT_YUBICO_CLIENT)
                 .bind(client.id)
                 .bind(client.account_id.map(|id| id.0))
+                .bind(&client.name)
                 .bind(&client.key.key_id)
                 .bind(&client.key.ciphertext)
                 .bind(seconds(client.created_at))
@@ -139,5 +145,24 @@ impl ClientStore for SqlStore {
             sqlx::query_as(FIND_YUBICO_CLIENT).bind(id).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(YubicoClientRow::into_client).transpose()
+    }
+
+    async fn list_yubico_clients(&self) -> StoreResult<Vec<YubicoClient>> {
+        let rows: Vec<YubicoClientRow> = with_pool!(self, pool => {
+            sqlx::query_as(LIST_YUBICO_CLIENTS).fetch_all(pool).await.map_err(backend)?
+        });
+        rows.into_iter().map(YubicoClientRow::into_client).collect()
+    }
+
+    async fn delete_yubico_client(&self, id: i64) -> StoreResult<bool> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM yubico_clients WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
     }
 }

@@ -279,6 +279,37 @@ impl FactorStore for SqlStore {
         Ok(updated == 1)
     }
 
+    async fn record_yubikey_nonce(&self, id: FactorId, position: Position, nonce: &str) -> StoreResult<()> {
+        let sql = "UPDATE yubikeys SET last_nonce = $1 WHERE id = $2 AND last_counter = $3 AND last_use = $4";
+        with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(nonce)
+                .bind(id.0)
+                .bind(i64::from(position.counter))
+                .bind(i64::from(position.session_use))
+                .execute(pool)
+                .await
+                .map_err(backend)?;
+        });
+        Ok(())
+    }
+
+    async fn is_repeated_request(&self, id: FactorId, position: Position, nonce: &str) -> StoreResult<bool> {
+        let sql = "SELECT id FROM yubikeys \
+                   WHERE id = $1 AND last_counter = $2 AND last_use = $3 AND last_nonce = $4";
+        let found: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(id.0)
+                .bind(i64::from(position.counter))
+                .bind(i64::from(position.session_use))
+                .bind(nonce)
+                .fetch_optional(pool)
+                .await
+                .map_err(backend)?
+        });
+        Ok(found.is_some())
+    }
+
     async fn unregister_yubikey(&self, id: FactorId) -> StoreResult<bool> {
         let sql =
             "UPDATE yubikeys SET user_id = NULL, registered_at = NULL WHERE id = $1 AND user_id IS NOT NULL";

@@ -25,7 +25,7 @@ pub mod request_id;
 pub mod session;
 
 use hasher::BlockingHasher;
-use pages::{account, auth, enroll, two_factor};
+use pages::{account, auth, enroll, two_factor, wsapi};
 use session::CookiePolicy;
 
 /// What the handlers need from the process around them.
@@ -112,6 +112,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/enroll/{token}", get(enroll::enroll_page::<S, M>))
         .route("/enroll/{token}/password", post(enroll::enroll_password::<S, M>))
         .route("/enroll/{token}/verify", post(enroll::enroll_verify::<S, M>))
+        .route(wsapi::VERIFY_PATH, get(wsapi::verify::<S, M>))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S, M>))
         .merge(metrics_route)

@@ -7,6 +7,7 @@ mod mails;
 mod people;
 mod signup;
 mod two_factor;
+mod validation;
 mod verify;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use two_factor::{
     Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,
     remove_yubikey, send_enrollment,
 };
+pub use validation::{ValidationAnswer, answer_verify_request};
 pub use verify::{Checked, SecondFactorOutcome, check_otp, prove_second_factor};
 
 use crate::UnixTime;
@@ -172,7 +174,7 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
                     CloudVerdict::Invalid => YubikeyJudgement::Invalid,
                 })
             }
-            Err(Rejection::Replayed) => Ok(YubikeyJudgement::Replayed),
+            Err(Rejection::Replayed(_)) => Ok(YubikeyJudgement::Replayed),
             Err(Rejection::Invalid(_)) => Ok(YubikeyJudgement::Invalid),
         }
     }

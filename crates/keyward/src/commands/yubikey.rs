@@ -1,14 +1,17 @@
-//! `keyward yubikey decode` (decrypt an OTP and show its fields) and `keyward yubikey simulate` (a software
-//! YubiKey whose counters live in a JSON file).
+//! `keyward yubikey decode` (decrypt an OTP and show its fields), `keyward yubikey simulate` (a software
+//! YubiKey whose counters live in a JSON file), `import` and `verify` against the database, and
+//! `keyward yubikey client` (the Validation Protocol clients).
 
 use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
 use keyward_core::audit::NewAuditEvent;
+use keyward_core::client::{YubicoClient, yubico_client_seal_context};
 use keyward_core::factor::yubikey_seal_context;
-use keyward_core::store::{AuditStore, FactorStore, StoreError};
+use keyward_core::store::{AuditStore, ClientStore, FactorStore, StoreError};
 use keyward_core::validate::check_local_yubikey_otp;
+use keyward_core::wsapi::ClientKey;
 use keyward_core::yubico::{
     self, AesKey, PrivateId, PublicId, SoftwareKey, SoftwareKeyState, YubikeyOtp, parse_import_log,
 };
@@ -16,7 +19,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::adapters;
-use crate::cli::{AesKeyArgs, DecodeArgs, ImportArgs, SimulateArgs, VerifyArgs, YubikeyCommand};
+use crate::cli::{
+    AesKeyArgs, ClientCommand, DecodeArgs, ImportArgs, SimulateArgs, VerifyArgs, YubikeyCommand,
+};
 use crate::config::Config;
 use crate::files::{self, Existing};
 
@@ -27,6 +32,7 @@ pub fn run(command: YubikeyCommand, config: impl Fn() -> anyhow::Result<Config>)
         YubikeyCommand::Simulate(args) => simulate(&args)?,
         YubikeyCommand::Import(args) => super::block_on(import(&config()?, &args))?,
         YubikeyCommand::Verify(args) => super::block_on(verify(&config()?, &args))?,
+        YubikeyCommand::Client(command) => super::block_on(client(&config()?, command))?,
     };
     super::print_line(&line);
     Ok(())
@@ -195,4 +201,64 @@ async fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<String> {
         session_use: accepted.token.session_use,
         registered: accepted.key.user_id.is_some(),
     })?)
+}
+
+/// `keyward yubikey client add|list|remove`.
+async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<String> {
+    let (store, ring, _) = super::open_with_keys(config).await?;
+    let now = adapters::now();
+    let (action, detail, line) = match command {
+        ClientCommand::Add(args) => {
+            let name = args.name.trim();
+            anyhow::ensure!(
+                name.chars().count() <= 100 && !name.chars().any(char::is_control),
+                "the name must be at most 100 characters that can be typed"
+            );
+            let mut rng = adapters::os_rng();
+            let key = ClientKey::generate(&mut rng);
+            // Ids are small numbers, as YubiCloud's are; two runs at once may pick the same, so retry.
+            let mut attempt = 0;
+            let id = loop {
+                let id = store.list_yubico_clients().await?.last().map_or(1, |client| client.id + 1);
+                let sealed = ring.seal(key.as_bytes(), &yubico_client_seal_context(id), &mut rng)?;
+                let client = YubicoClient {
+                    id,
+                    account_id: None,
+                    name: name.to_owned(),
+                    key: sealed,
+                    created_at: now,
+                };
+                match store.insert_yubico_client(&client).await {
+                    Ok(()) => break id,
+                    Err(StoreError::Duplicate(_)) if attempt < 5 => attempt += 1,
+                    Err(error) => return Err(error.into()),
+                }
+            };
+            ("yubico_client.added", format!("client {id}"), format!("id={id} key={}", &*key.to_base64()))
+        }
+        ClientCommand::List => {
+            let lines: Vec<String> = store
+                .list_yubico_clients()
+                .await?
+                .iter()
+                .map(|client| format!("{}\t{}\t{}", client.id, client.name, client.created_at.date()))
+                .collect();
+            return Ok(if lines.is_empty() { "no clients".to_owned() } else { lines.join("\n") });
+        }
+        ClientCommand::Remove(args) => {
+            anyhow::ensure!(store.delete_yubico_client(args.id).await?, "there is no client {}", args.id);
+            ("yubico_client.removed", format!("client {}", args.id), format!("removed client {}", args.id))
+        }
+    };
+    store
+        .append_audit(NewAuditEvent {
+            at: now,
+            actor: "cli".into(),
+            target: "yubico_clients".into(),
+            action: action.into(),
+            ip: None,
+            detail,
+        })
+        .await?;
+    Ok(line)
 }

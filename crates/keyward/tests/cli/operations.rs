@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::tools;
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ops-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -18,7 +18,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// `keyward` in `dir`, with none of the caller's `KEYWARD_*` settings.
-fn keyward(dir: &Path) -> Command {
+pub(crate) fn keyward(dir: &Path) -> Command {
     let mut command = tools::keyward();
     command.current_dir(dir);
     for (name, _) in std::env::vars() {
@@ -55,18 +55,18 @@ fn exchange_then(port: u16, request: &str, sent: impl FnOnce()) -> std::io::Resu
     Ok(response)
 }
 
-fn get(port: u16, path: &str) -> std::io::Result<String> {
+pub(crate) fn get(port: u16, path: &str) -> std::io::Result<String> {
     exchange(port, &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
 }
 
 /// A server process, killed when the test ends however it ends.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
-    fn start(command: &mut Command) -> Server {
+    pub(crate) fn start(command: &mut Command) -> Server {
         let port = free_port();
         let child = command
             .arg("serve")
@@ -78,7 +78,7 @@ impl Server {
     }
 
     /// Waits until `/readyz` answers 200.
-    fn ready(&mut self) -> &mut Server {
+    pub(crate) fn ready(&mut self) -> &mut Server {
         let started = Instant::now();
         loop {
             if let Ok(response) = get(self.port, "/readyz")
@@ -152,7 +152,7 @@ fn post_login(
     )
 }
 
-fn yubikey_log(dir: &Path) {
+pub(crate) fn yubikey_log(dir: &Path) {
     std::fs::write(
         dir.join("keys.csv"),
         "Yubico OTP,11/28/26 10:01 AM,1,vvcccbdefghi,0a0b0c0d0e0f,00112233445566778899aabbccddeeff,,,0,0,0,0,0,0,0,0,0,0\n",

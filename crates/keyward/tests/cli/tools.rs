@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-pub use keyward_testkit::{Inputs, output_of, python_json, python_with, require, stdout_of};
+pub use keyward_testkit::{Inputs, missing, output_of, python_json, python_with, require, stdout_of};
 
 /// The `keyward` binary built for these tests.
 pub fn keyward() -> Command {

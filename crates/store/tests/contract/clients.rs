@@ -57,6 +57,7 @@ fn yubico_client(id: i64, account_id: Option<AccountId>, byte: u8) -> YubicoClie
     YubicoClient {
         id,
         account_id,
+        name: format!("client {id}"),
         key: Sealed { key_id: "2025-06-01".to_owned(), ciphertext: vec![byte; 12 + 20 + 16] },
         created_at: UnixTime(NOW.0 + 7),
     }
@@ -84,7 +85,21 @@ async fn a_yubico_client_id_is_stored_once(db: &TestDb) {
     assert_eq!(db.store.find_yubico_client(42).await.unwrap(), Some(first), "the first key stays");
 }
 
+async fn yubico_clients_are_listed_by_id_and_removed(db: &TestDb) {
+    for id in [9, 3, 5] {
+        db.store.insert_yubico_client(&yubico_client(id, None, id as u8)).await.unwrap();
+    }
+    let listed: Vec<(i64, String)> =
+        db.store.list_yubico_clients().await.unwrap().into_iter().map(|c| (c.id, c.name)).collect();
+    assert_eq!(listed, [(3, "client 3".into()), (5, "client 5".into()), (9, "client 9".into())]);
+    assert!(db.store.delete_yubico_client(5).await.unwrap());
+    assert!(!db.store.delete_yubico_client(5).await.unwrap(), "already gone");
+    assert_eq!(db.store.find_yubico_client(5).await.unwrap(), None);
+    assert_eq!(db.store.list_yubico_clients().await.unwrap().len(), 2);
+}
+
 contract!(
+    yubico_clients_are_listed_by_id_and_removed,
     an_api_client_is_found_by_its_key_hash,
     an_api_key_is_stored_once,
     a_deleted_api_client_is_gone,

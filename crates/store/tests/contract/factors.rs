@@ -91,6 +91,17 @@ async fn yubikeys_are_imported_registered_and_advanced(db: &TestDb) {
     assert!(store.advance_yubikey(imported.id, at(6, 0)).await.unwrap());
     assert_eq!(store.find_yubikey(&local).await.unwrap().unwrap().last_position, Some(at(6, 0)));
 
+    // The nonce of the last accepted OTP: only the same position and nonce are the same request.
+    assert!(!store.is_repeated_request(imported.id, at(6, 0), "nonce-one-1234567").await.unwrap());
+    store.record_yubikey_nonce(imported.id, at(5, 9), "stale-nonce-123456").await.unwrap();
+    assert!(
+        !store.is_repeated_request(imported.id, at(5, 9), "stale-nonce-123456").await.unwrap(),
+        "not the last"
+    );
+    store.record_yubikey_nonce(imported.id, at(6, 0), "nonce-one-1234567").await.unwrap();
+    assert!(store.is_repeated_request(imported.id, at(6, 0), "nonce-one-1234567").await.unwrap());
+    assert!(!store.is_repeated_request(imported.id, at(6, 0), "nonce-two-1234567").await.unwrap());
+
     assert!(store.unregister_yubikey(imported.id).await.unwrap());
     assert!(!store.unregister_yubikey(imported.id).await.unwrap());
     let unbound = store.find_yubikey(&local).await.unwrap().unwrap();

@@ -17,7 +17,13 @@ async fn every_sealed_secret_is_listed_and_resealed_in_place(db: &TestDb) {
     let public_id = PublicId::parse("vvcccbhhhhhh").unwrap();
     let key = store.import_yubikey(&public_id, &sealed(2), NOW).await.unwrap();
     store.register_yubikey(&PublicId::parse("vvcccccccccc").unwrap(), admin.id, NOW).await.unwrap();
-    let client = YubicoClient { id: 42, account_id: Some(admin.account_id), key: sealed(3), created_at: NOW };
+    let client = YubicoClient {
+        id: 42,
+        account_id: Some(admin.account_id),
+        name: "mail".into(),
+        key: sealed(3),
+        created_at: NOW,
+    };
     store.insert_yubico_client(&client).await.unwrap();
 
     assert_eq!(store.sealed_key_ids().await.unwrap(), vec!["k1".to_owned()], "each id once");

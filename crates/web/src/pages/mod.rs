@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod enroll;
 pub mod two_factor;
+pub mod wsapi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
