@@ -287,6 +287,11 @@ pub trait ClientStore {
         key_hash: &TokenHash,
     ) -> impl Future<Output = StoreResult<Option<ApiClient>>> + Send;
     fn delete_api_client(&self, id: ApiClientId) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The account's API clients, oldest first.
+    fn list_api_clients(
+        &self,
+        account_id: AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<ApiClient>>> + Send;
     fn insert_yubico_client(&self, client: &YubicoClient) -> impl Future<Output = StoreResult<()>> + Send;
     fn find_yubico_client(&self, id: i64) -> impl Future<Output = StoreResult<Option<YubicoClient>>> + Send;
     /// Every Validation Protocol client, by id.

@@ -5,7 +5,8 @@ use crate::otp::Code;
 use crate::yubico::YubikeyOtp;
 
 /// The kinds of factor a typed one-time password can prove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FactorKind {
     /// A code from an authenticator app (RFC 6238).
     Totp,
@@ -42,7 +43,8 @@ impl FactorKind {
 }
 
 /// How checking a one-time password ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Right, and not used before: it is used now.
     Ok,
@@ -84,6 +86,16 @@ mod tests {
         assert_eq!(FactorKind::of_typed(otp), FactorKind::Yubikey);
         assert_eq!(FactorKind::of_typed("abcd-efgh-ijkl-mnop"), FactorKind::RecoveryCode);
         assert_eq!(FactorKind::of_typed(""), FactorKind::RecoveryCode);
+    }
+
+    #[test]
+    fn serialised_names_are_the_names() {
+        for verdict in Verdict::ALL {
+            assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.as_str());
+        }
+        for factor in FactorKind::ALL {
+            assert_eq!(serde_json::to_value(factor).unwrap(), factor.as_str());
+        }
     }
 
     #[test]

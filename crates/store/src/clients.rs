@@ -43,6 +43,9 @@ const INSERT_API_CLIENT: &str = concat!(
     api_client_columns!()
 );
 
+const LIST_API_CLIENTS: &str =
+    concat!("SELECT ", api_client_columns!(), " FROM api_clients WHERE account_id = $1 ORDER BY id");
+
 const FIND_API_CLIENT_BY_KEY: &str =
     concat!("SELECT ", api_client_columns!(), " FROM api_clients WHERE key_hash = $1");
 
@@ -122,6 +125,13 @@ impl ClientStore for SqlStore {
                 .rows_affected()
         });
         Ok(deleted == 1)
+    }
+
+    async fn list_api_clients(&self, account_id: AccountId) -> StoreResult<Vec<ApiClient>> {
+        let rows: Vec<ApiClientRow> = with_pool!(self, pool => {
+            sqlx::query_as(LIST_API_CLIENTS).bind(account_id.0).fetch_all(pool).await.map_err(backend)?
+        });
+        rows.into_iter().map(ApiClientRow::into_client).collect()
     }
 
     async fn insert_yubico_client(&self, client: &YubicoClient) -> StoreResult<()> {

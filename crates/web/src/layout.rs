@@ -57,6 +57,8 @@ pub struct SignedIn {
 
 /// Where the "Users & Security" page lives; the navigation links to it.
 pub const USERS_AND_SECURITY_PATH: &str = "/account/users";
+/// Where an account's admins make and revoke API keys.
+pub const API_CLIENTS_PATH: &str = "/account/api-clients";
 
 impl SignedIn {
     /// A user of a customer account: "Account" > "Users & Security", as the help article names them.
@@ -68,7 +70,10 @@ impl SignedIn {
             nav: vec![NavGroup {
                 label: "Account",
                 href: USERS_AND_SECURITY_PATH,
-                links: vec![NavLink::new("Users & Security", USERS_AND_SECURITY_PATH, current_path)],
+                links: vec![
+                    NavLink::new("Users & Security", USERS_AND_SECURITY_PATH, current_path),
+                    NavLink::new("API clients", API_CLIENTS_PATH, current_path),
+                ],
             }],
         }
     }

@@ -12,6 +12,7 @@ use keyward_core::mail::Mailer;
 use keyward_core::store::{HealthStore, Store};
 use keyward_core::usecase::Services;
 
+pub mod api;
 pub mod assets;
 pub mod errors;
 pub mod hasher;
@@ -25,7 +26,7 @@ pub mod request_id;
 pub mod session;
 
 use hasher::BlockingHasher;
-use pages::{account, auth, enroll, two_factor, wsapi};
+use pages::{account, api_clients, auth, enroll, two_factor, wsapi};
 use session::CookiePolicy;
 
 /// What the handlers need from the process around them.
@@ -88,6 +89,8 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             layout::USERS_AND_SECURITY_PATH,
             get(account::users_page::<S, M>).post(account::add_user::<S, M>),
         )
+        .route(layout::API_CLIENTS_PATH, get(api_clients::page::<S, M>).post(api_clients::create::<S, M>))
+        .route("/account/api-clients/revoke", post(api_clients::revoke::<S, M>))
         .route(
             "/account/two-factor",
             get(two_factor::settings::<S, M>).post(two_factor::save_settings::<S, M>),
@@ -113,6 +116,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/enroll/{token}/password", post(enroll::enroll_password::<S, M>))
         .route("/enroll/{token}/verify", post(enroll::enroll_verify::<S, M>))
         .route(wsapi::VERIFY_PATH, get(wsapi::verify::<S, M>))
+        .merge(api::router::<S, M>())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S, M>))
         .merge(metrics_route)

@@ -1,6 +1,7 @@
 //! The use cases: what people do with Keyward, one function each, written against the ports (store,
 //! mailer, password hasher, clock, entropy). Web handlers extract input, call one of these, and render.
 
+mod api;
 mod auth;
 mod enrollment;
 mod mails;
@@ -12,6 +13,10 @@ mod verify;
 
 use std::sync::Arc;
 
+pub use api::{
+    NewApiClient, account_for_client, api_client_by_key, api_clients, create_api_client, revoke_api_client,
+    verify_for_client,
+};
 pub use auth::{KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out};
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,

@@ -51,8 +51,16 @@ pub async fn users_overview<S: Store, M: Mailer, H: PasswordHasher>(
     admin: &User,
 ) -> Result<Vec<UserOverview>, Failure> {
     require_admin(admin)?;
+    account_users(services, admin.account_id).await
+}
+
+/// An account's users, each with their two-factor state.
+pub(crate) async fn account_users<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_id: crate::ids::AccountId,
+) -> Result<Vec<UserOverview>, Failure> {
     let mut rows = Vec::new();
-    for user in services.store.list_users(admin.account_id).await? {
+    for user in services.store.list_users(account_id).await? {
         let status = two_factor_status(services, &user).await?;
         rows.push(UserOverview { user, status });
     }

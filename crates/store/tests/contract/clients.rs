@@ -44,7 +44,17 @@ async fn a_deleted_api_client_is_gone(db: &TestDb) {
     assert!(!db.store.delete_api_client(client.id).await.unwrap(), "already gone");
     assert!(!db.store.delete_api_client(ApiClientId(999_999)).await.unwrap());
     assert_eq!(db.store.find_api_client_by_key(&key).await.unwrap(), None);
-    assert_eq!(db.store.find_api_client_by_key(&other_key).await.unwrap(), Some(other));
+    assert_eq!(db.store.find_api_client_by_key(&other_key).await.unwrap(), Some(other.clone()));
+    assert_eq!(db.store.list_api_clients(admin.account_id).await.unwrap(), vec![other]);
+}
+
+async fn api_clients_are_listed_per_account(db: &TestDb) {
+    let (first, _) = harness::account_with_user(&db.store, "listfirst").await;
+    let (second, _) = harness::account_with_user(&db.store, "listsecond").await;
+    let a = db.store.insert_api_client(first.account_id, "a", &TokenHash([31; 32]), NOW).await.unwrap();
+    let b = db.store.insert_api_client(first.account_id, "b", &TokenHash([32; 32]), NOW).await.unwrap();
+    db.store.insert_api_client(second.account_id, "c", &TokenHash([33; 32]), NOW).await.unwrap();
+    assert_eq!(db.store.list_api_clients(first.account_id).await.unwrap(), vec![a, b]);
 }
 
 async fn an_api_client_of_an_unknown_account_is_refused(db: &TestDb) {
@@ -99,6 +109,7 @@ async fn yubico_clients_are_listed_by_id_and_removed(db: &TestDb) {
 }
 
 contract!(
+    api_clients_are_listed_per_account,
     yubico_clients_are_listed_by_id_and_removed,
     an_api_client_is_found_by_its_key_hash,
     an_api_key_is_stored_once,

@@ -2,6 +2,7 @@
 //! render a template; what a refusal looks like is decided here, in one place.
 
 pub mod account;
+pub mod api_clients;
 pub mod auth;
 pub mod enroll;
 pub mod two_factor;

@@ -2,6 +2,7 @@
 //! server (aiosmtpd) receiving the mail, a clock the test moves, and a browser-like client with a cookie jar.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
 mod app;
 mod attack;
 mod auth;

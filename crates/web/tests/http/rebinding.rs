@@ -14,7 +14,7 @@ const ALICE: &str = "alice@acme.example";
 const TAKEN_OVER: &str = "the attacker's password";
 
 /// Enrolls the user's app from a fresh enrollment link, in `browser`; returns the app.
-async fn enroll(app: &TestApp, admin: &mut Browser, browser: &mut Browser, email: &str) -> Totp {
+pub(crate) async fn enroll(app: &TestApp, admin: &mut Browser, browser: &mut Browser, email: &str) -> Totp {
     let id = user_id(app, email).await;
     admin.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &id)]).await;
     let link = app.links_to(email).pop().unwrap();

@@ -1,0 +1,118 @@
+//! Applications that use Keyward through the JSON API. An account's admins make and revoke API clients;
+//! a client's key is shown once and kept as its SHA-256. A client reaches only its own account, and
+//! checks codes through the same [`check_otp`] as logins: the same budgets, the same replay rules.
+
+use super::people::{UserOverview, account_users, require_admin};
+use super::verify::{Checked, check_otp};
+use super::{Failure, Origin, Services, actor};
+use crate::account::{Account, AccountName};
+use crate::client::ApiClient;
+use crate::ids::{AccountId, ApiClientId};
+use crate::mail::Mailer;
+use crate::ports::PasswordHasher;
+use crate::store::Store;
+use crate::token::Token;
+use crate::user::{Email, User};
+
+/// The longest key we hash: ours are 43 characters.
+const MAX_KEY_CHARS: usize = 128;
+
+/// A client just made, with the key to show once.
+#[derive(Debug)]
+pub struct NewApiClient {
+    pub client: ApiClient,
+    pub key: Token,
+}
+
+/// How an API client is named in the audit log.
+fn client_actor(client: &ApiClient) -> String {
+    format!("api:{}:{}", client.id.0, client.name)
+}
+
+/// "Create API client": a new key for the admin's account.
+pub async fn create_api_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    name: &str,
+    origin: &Origin,
+) -> Result<NewApiClient, Failure> {
+    require_admin(admin)?;
+    // The rules of an account name: 1 to 100 characters that can be typed.
+    let name = AccountName::parse(name).map_err(|_| {
+        Failure::Refused("Name the client in 1 to 100 characters, for example \"Billing app\".".into())
+    })?;
+    let key = Token::generate(32, &mut services.rng());
+    let client = services
+        .store
+        .insert_api_client(admin.account_id, name.as_str(), &key.hash(), services.now())
+        .await?;
+    services.audit(&actor(admin), client_actor(&client), "api_client.created", origin, String::new()).await?;
+    Ok(NewApiClient { client, key })
+}
+
+/// The admin's account's API clients.
+pub async fn api_clients<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+) -> Result<Vec<ApiClient>, Failure> {
+    require_admin(admin)?;
+    Ok(services.store.list_api_clients(admin.account_id).await?)
+}
+
+/// "Revoke": the key stops working at once, on every node.
+pub async fn revoke_api_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    id: ApiClientId,
+    origin: &Origin,
+) -> Result<(), Failure> {
+    let clients = api_clients(services, admin).await?;
+    let client = clients.into_iter().find(|client| client.id == id).ok_or(Failure::NotFound)?;
+    services.store.delete_api_client(client.id).await?;
+    services.audit(&actor(admin), client_actor(&client), "api_client.revoked", origin, String::new()).await?;
+    Ok(())
+}
+
+/// The client whose key was presented (`Authorization: Bearer KEY`), if any.
+pub async fn api_client_by_key<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    presented: &str,
+) -> Result<Option<ApiClient>, Failure> {
+    if presented.is_empty() || presented.len() > MAX_KEY_CHARS {
+        return Ok(None);
+    }
+    Ok(services.store.find_api_client_by_key(&Token::from_presented(presented).hash()).await?)
+}
+
+/// A user of the client's account by address; another account's users do not exist for it.
+async fn user_of<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    email: &str,
+) -> Result<User, Failure> {
+    let email = Email::parse(email)?;
+    let user = services.store.find_user_by_email(&email).await?;
+    user.filter(|user| user.account_id == client.account_id).ok_or(Failure::NotFound)
+}
+
+/// Checks a one-time password (TOTP code, YubiKey OTP or recovery code) for a user of the client's account.
+pub async fn verify_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    email: &str,
+    otp: &str,
+    origin: &Origin,
+) -> Result<Checked, Failure> {
+    let user = user_of(services, client, email).await?;
+    check_otp(services, &user, otp, origin, false).await
+}
+
+/// The client's account and its users with their two-factor state.
+pub async fn account_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_id: AccountId,
+) -> Result<(Account, Vec<UserOverview>), Failure> {
+    let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
+    let users = account_users(services, account_id).await?;
+    Ok((account, users))
+}

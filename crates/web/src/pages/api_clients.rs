@@ -1,0 +1,103 @@
+//! "Account" > "API clients": the account's keys for the JSON API, made (the key shown once) and revoked.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keyward_core::ids::ApiClientId;
+use keyward_core::mail::Mailer;
+use keyward_core::store::Store;
+use keyward_core::usecase;
+use serde::Deserialize;
+
+use super::{ClientOrigin, SharedState, Visitor, notice_or_error, visitor};
+use crate::errors::AppResult;
+use crate::layout::{API_CLIENTS_PATH, Notice};
+use crate::session::{SessionForm, SessionToken};
+
+pub struct ClientRow {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/api_clients.html")]
+struct ApiClientsPage {
+    layout: crate::layout::Layout,
+    csrf: String,
+    clients: Vec<ClientRow>,
+    /// The name and key of a client just made.
+    new_key: Option<(String, String)>,
+}
+
+async fn render<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+    new_key: Option<(String, String)>,
+) -> AppResult<ApiClientsPage> {
+    let clients = usecase::api_clients(&state.services, &visitor.user).await?;
+    let mut layout = visitor.layout("API clients", API_CLIENTS_PATH);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    Ok(ApiClientsPage {
+        layout,
+        csrf: visitor.csrf(),
+        clients: clients
+            .into_iter()
+            .map(|client| ClientRow { id: client.id.0, name: client.name, created: client.created_at.date() })
+            .collect(),
+        new_key,
+    })
+}
+
+pub async fn page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    Ok(render(&state, &visitor, None, None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    name: String,
+}
+
+pub async fn create<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<CreateForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    match usecase::create_api_client(&state.services, &visitor.user, &form.name, &origin).await {
+        Ok(made) => {
+            let new_key = Some((made.client.name, made.key.as_str().to_owned()));
+            Ok(render(&state, &visitor, None, new_key).await?.into_response())
+        }
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &visitor, Some(notice), None).await?)
+                .into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    id: i64,
+}
+
+pub async fn revoke<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<RevokeForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    usecase::revoke_api_client(&state.services, &visitor.user, ApiClientId(form.id), &origin).await?;
+    let notice = Notice::success("The key was revoked: requests with it are refused from now on.");
+    Ok(render(&state, &visitor, Some(notice), None).await?.into_response())
+}
