@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use keyward_core::client::ApiClient;
+use keyward_core::ids::UserId;
 use keyward_core::mail::Mailer;
 use keyward_core::store::Store;
 use keyward_core::usecase::{self, Failure, Origin, TwoFactorStatus};
@@ -38,7 +39,10 @@ const PROBLEM_JSON: &str = "application/problem+json";
                        carries `Authorization: Bearer KEY`, with a key an account admin made under \
                        Account › API clients; a key reaches only its own account."
     ),
-    components(schemas(Problem, VerifyBody, VerifyAnswer, UsersAnswer, UserEntry, AccountAnswer, MethodsEntry)),
+    components(schemas(
+        Problem, VerifyBody, VerifyAnswer, UsersAnswer, UserEntry, AccountAnswer, MethodsEntry, AddUserBody,
+        AddUserAnswer, StartTotpBody, StartTotpAnswer, ConfirmTotpBody, ConfirmTotpAnswer
+    )),
     modifiers(&BearerKey)
 )]
 struct ApiDoc;
@@ -69,6 +73,9 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>() -> axum::Router<SharedS
     let api = documented::<__path_verify, _>(api, post(verify::<S, M>));
     let api = documented::<__path_users, _>(api, get(users::<S, M>));
     let api = documented::<__path_account, _>(api, get(account::<S, M>));
+    let api = documented::<__path_add_user, _>(api, post(add_user::<S, M>));
+    let api = documented::<__path_start_totp, _>(api, post(start_totp::<S, M>));
+    let api = documented::<__path_confirm_totp, _>(api, post(confirm_totp::<S, M>));
     let (router, document) = api.split_for_parts();
     // Serialising a document of our own types cannot fail; were it to, the route says so.
     let document: Arc<str> =
@@ -388,4 +395,130 @@ async fn account<S: Store, M: Mailer>(
         users: users.len(),
         enrolled,
     }))
+}
+
+/// A user to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddUserBody {
+    email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddUserAnswer {
+    /// The address written to. A new user appears in `GET /api/v1/users`; an address that already has a
+    /// login in another account gets an e-mail instead, and the answer is the same.
+    email: String,
+}
+
+/// Adds a user, who gets an e-mail with a link to choose their password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    request_body = AddUserBody,
+    responses(
+        (status = 202, description = "The e-mail went out", body = AddUserAnswer),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an address, or already a user here", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn add_user<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiCaller(client): ApiCaller,
+    ApiJson(body): ApiJson<AddUserBody>,
+) -> Result<(StatusCode, Json<AddUserAnswer>), ApiError> {
+    let email = usecase::add_user_for_client(&state.services, &client, &body.email, &origin).await?;
+    Ok((StatusCode::ACCEPTED, Json(AddUserAnswer { email: email.to_string() })))
+}
+
+/// Starting an app enrollment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartTotpBody {
+    /// Required while the user has a working factor: a current one-time password of it.
+    #[serde(default)]
+    current_otp: Option<String>,
+}
+
+/// The new secret, pending until its first code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartTotpAnswer {
+    /// The `otpauth://` URI to show as a QR code.
+    otpauth_uri: String,
+    /// The secret in base32, grouped by four, for typing by hand.
+    secret: String,
+}
+
+/// Starts enrolling an authenticator app for a user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/totp",
+    params(("id" = i64, Path, description = "The user's id, from GET /api/v1/users")),
+    request_body = StartTotpBody,
+    responses(
+        (status = 201, description = "A pending app", body = StartTotpAnswer),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "TOTP is off, or the user's current factor was not proven", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn start_totp<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiCaller(client): ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StartTotpBody>,
+) -> Result<(StatusCode, Json<StartTotpAnswer>), ApiError> {
+    let origin = Origin { browser: None, ..origin };
+    let current = body.current_otp.as_deref();
+    let secret =
+        usecase::start_totp_for_client(&state.services, &client, user_id(&id)?, current, &origin).await?;
+    let answer = StartTotpAnswer { otpauth_uri: secret.uri.to_string(), secret: secret.grouped };
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The app's first code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmTotpBody {
+    code: String,
+}
+
+/// The user's new recovery codes: show them to the user once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmTotpAnswer {
+    recovery_codes: Vec<String>,
+}
+
+/// Finishes an app enrollment with its first code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/totp/confirm",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = ConfirmTotpBody,
+    responses(
+        (status = 200, description = "The app is the user's", body = ConfirmTotpAnswer),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A wrong or used code, or no pending app", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn confirm_totp<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiCaller(client): ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ConfirmTotpBody>,
+) -> Result<Json<ConfirmTotpAnswer>, ApiError> {
+    let recovery_codes =
+        usecase::confirm_totp_for_client(&state.services, &client, user_id(&id)?, &body.code, &origin)
+            .await?;
+    Ok(Json(ConfirmTotpAnswer { recovery_codes }))
+}
+
+/// A user id from the path; anything else names no user.
+fn user_id(text: &str) -> Result<UserId, ApiError> {
+    text.parse().map(UserId).map_err(|_| ApiError::from(Failure::NotFound))
 }

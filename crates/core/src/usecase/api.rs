@@ -2,17 +2,19 @@
 //! a client's key is shown once and kept as its SHA-256. A client reaches only its own account, and
 //! checks codes through the same [`check_otp`] as logins: the same budgets, the same replay rules.
 
-use super::people::{UserOverview, account_users, require_admin};
+use super::enrollment::{EnrollmentSecret, accept_first_code, bind_totp, new_pending_totp};
+use super::people::{UserOverview, account_users, add_user_as, require_admin};
 use super::verify::{Checked, check_otp};
 use super::{Failure, Origin, Services, actor};
 use crate::account::{Account, AccountName};
 use crate::client::ApiClient;
-use crate::ids::{AccountId, ApiClientId};
+use crate::ids::{AccountId, ApiClientId, UserId};
 use crate::mail::Mailer;
 use crate::ports::PasswordHasher;
 use crate::store::Store;
 use crate::token::Token;
 use crate::user::{Email, User};
+use crate::verdict::Verdict;
 
 /// The longest key we hash: ours are 43 characters.
 const MAX_KEY_CHARS: usize = 128;
@@ -115,4 +117,74 @@ pub async fn account_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
     let users = account_users(services, account_id).await?;
     Ok((account, users))
+}
+
+/// A user of the client's account by id.
+async fn user_by_id<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    id: UserId,
+) -> Result<User, Failure> {
+    let user = services.store.find_user(id).await?;
+    user.filter(|user| user.account_id == client.account_id).ok_or(Failure::NotFound)
+}
+
+/// Adds a user to the client's account, as "Add user" does (their password link by e-mail, the same
+/// answer for an address that has a login elsewhere).
+pub async fn add_user_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    email: &str,
+    origin: &Origin,
+) -> Result<Email, Failure> {
+    add_user_as(services, client.account_id, &client_actor(client), email, origin).await
+}
+
+/// Starts enrolling an authenticator app for a user: a new secret, pending until its first code.
+/// While the user has a working factor, `current_otp` must prove it (a key alone rebinds nobody).
+pub async fn start_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    user_id: UserId,
+    current_otp: Option<&str>,
+    origin: &Origin,
+) -> Result<EnrollmentSecret, Failure> {
+    let user = user_by_id(services, client, user_id).await?;
+    let account = services.store.find_account(client.account_id).await?.ok_or(Failure::NotFound)?;
+    if !account.methods.totp {
+        return Err(Failure::Refused("TOTP apps are not turned on for this account.".into()));
+    }
+    if services.has_working_factor(&user).await? {
+        let Some(otp) = current_otp else {
+            return Err(Failure::Refused(
+                "The user already has a second factor: send a current one-time password of it as current_otp."
+                    .into(),
+            ));
+        };
+        let proven = check_otp(services, &user, otp, origin, false).await?;
+        if proven.verdict != Verdict::Ok {
+            return Err(proven.refusal().unwrap_or(Failure::Forbidden));
+        }
+    }
+    new_pending_totp(services, &user).await
+}
+
+/// Finishes an enrollment with the app's first code: the app becomes the user's one app; the user's
+/// recovery codes are returned (to show them once), their sessions end and they are told.
+pub async fn confirm_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    user_id: UserId,
+    code: &str,
+    origin: &Origin,
+) -> Result<Vec<String>, Failure> {
+    let user = user_by_id(services, client, user_id).await?;
+    let factors = services.store.totp_factors(user.id).await?;
+    let pending =
+        factors.into_iter().filter(|f| f.confirmed_at.is_none()).max_by_key(|f| (f.created_at, f.id.0));
+    let pending = pending.ok_or_else(|| {
+        Failure::Refused("Start an enrollment first: no app is waiting for its code.".into())
+    })?;
+    accept_first_code(services, &user, &pending, code).await?;
+    bind_totp(services, &user, &pending, &client_actor(client), origin, None).await
 }

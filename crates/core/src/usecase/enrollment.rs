@@ -107,28 +107,13 @@ pub async fn begin_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     page: &EnrollmentPage,
 ) -> Result<EnrollmentSecret, Failure> {
-    let context = totp_seal_context(page.user.id);
-    let pending = pending_factor(services, page).await?;
-    let secret = match pending {
-        Some(factor) => Secret::from_bytes(&services.keys.open(&factor.secret, &context)?)?,
-        None => {
-            let secret = Secret::generate(&mut services.rng());
-            let sealed = services.keys.seal(secret.as_bytes(), &context, &mut services.rng())?;
-            services
-                .store
-                .insert_totp_factor(page.user.id, &sealed, TotpParams::default(), services.now())
-                .await?;
-            secret
+    match pending_factor(services, page).await? {
+        Some(factor) => {
+            let secret = services.keys.open(&factor.secret, &totp_seal_context(page.user.id))?;
+            secret_of(services, &page.user, Secret::from_bytes(&secret)?)
         }
-    };
-    let grouped = secret.to_base32_grouped();
-    let uri = OtpAuthUri::new(
-        Some(&services.settings.issuer),
-        page.user.email.as_str(),
-        secret,
-        TotpParams::default(),
-    )?;
-    Ok(EnrollmentSecret { uri, grouped })
+        None => new_pending_totp(services, &page.user).await,
+    }
 }
 
 async fn pending_factor<S: Store, M: Mailer, H: PasswordHasher>(
@@ -155,9 +140,28 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
         return Err(Failure::Refused(OWED_FACTOR.into()));
     }
     let now = services.now();
-    let code = Code::parse(typed)?;
     let factor = pending_factor(services, page).await?.ok_or(Failure::Refused(EXPIRED.into()))?;
-    let secret = services.keys.open(&factor.secret, &totp_seal_context(page.user.id))?;
+    accept_first_code(services, &page.user, &factor, typed).await?;
+    if !services.store.close_invitation(page.invitation.id, now).await? {
+        return Err(Failure::Refused(EXPIRED.into()));
+    }
+    let token = Token::generate(16, &mut services.rng());
+    services.store.rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now).await?;
+    let recovery_codes =
+        bind_totp(services, &page.user, &factor, &actor(&page.user), origin, Some(&token.hash())).await?;
+    Ok(Enrolled { recovery_codes, token })
+}
+
+/// Checks the first code of a pending app and uses its step: the app is confirmed from then on.
+pub(crate) async fn accept_first_code<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    factor: &TotpFactor,
+    typed: &str,
+) -> Result<(), Failure> {
+    let now = services.now();
+    let code = Code::parse(typed)?;
+    let secret = services.keys.open(&factor.secret, &totp_seal_context(user.id))?;
     let totp = Totp::new(&Secret::from_bytes(&secret)?, factor.params)?;
     let matched = totp.verify(code, now, 1, 0, None).ok_or_else(|| {
         Failure::Refused(
@@ -167,32 +171,55 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     if !services.store.consume_totp_step(factor.id, matched.step, matched.clock_offset, now).await? {
         return Err(Failure::Refused("That code was already used. Wait for the next one.".into()));
     }
-    if !services.store.close_invitation(page.invitation.id, now).await? {
-        return Err(Failure::Refused(EXPIRED.into()));
-    }
-    // One app per user: enrolling a new phone retires the old one, which may be the lost device.
-    let replaced = services.store.remove_other_totp_factors(page.user.id, factor.id).await?;
+    Ok(())
+}
+
+/// Makes a just-confirmed app the user's one app: the others retire (one may be the lost device), the
+/// user gets fresh recovery codes (returned, to show once), their sessions but `keep` end, they are told
+/// by e-mail, and the audit log records it as done by `by`.
+pub(crate) async fn bind_totp<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    factor: &TotpFactor,
+    by: &str,
+    origin: &Origin,
+    keep: Option<&TokenHash>,
+) -> Result<Vec<String>, Failure> {
+    let replaced = services.store.remove_other_totp_factors(user.id, factor.id).await?;
     let (recovery_codes, hashes) = recovery_codes(services);
-    services.store.replace_recovery_codes(page.user.id, &hashes).await?;
-    let token = Token::generate(16, &mut services.rng());
-    services.store.rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now).await?;
-    services.store.delete_sessions_of(page.user.id, Some(&token.hash())).await?;
+    services.store.replace_recovery_codes(user.id, &hashes).await?;
+    services.store.delete_sessions_of(user.id, keep).await?;
     let change = if replaced > 0 {
         "A new authenticator app replaced the one on your Keyward login."
     } else {
         "An authenticator app was added to your Keyward login."
     };
-    services.mailer.send_later(mails::factor_changed(&page.user.email, change)).await?;
-    services
-        .audit(
-            &actor(&page.user),
-            format!("user:{}", page.user.id),
-            "totp.enrolled",
-            origin,
-            format!("factor {}, replacing {replaced}", factor.id),
-        )
-        .await?;
-    Ok(Enrolled { recovery_codes, token })
+    services.mailer.send_later(mails::factor_changed(&user.email, change)).await?;
+    let detail = format!("factor {}, replacing {replaced}", factor.id);
+    services.audit(by, format!("user:{}", user.id), "totp.enrolled", origin, detail).await?;
+    Ok(recovery_codes)
+}
+
+/// A new secret for `user`, stored sealed as a pending app, and its Key Uri for the QR code.
+pub(crate) async fn new_pending_totp<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<EnrollmentSecret, Failure> {
+    let secret = Secret::generate(&mut services.rng());
+    let sealed = services.keys.seal(secret.as_bytes(), &totp_seal_context(user.id), &mut services.rng())?;
+    services.store.insert_totp_factor(user.id, &sealed, TotpParams::default(), services.now()).await?;
+    secret_of(services, user, secret)
+}
+
+fn secret_of<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    secret: Secret,
+) -> Result<EnrollmentSecret, Failure> {
+    let grouped = secret.to_base32_grouped();
+    let uri =
+        OtpAuthUri::new(Some(&services.settings.issuer), user.email.as_str(), secret, TotpParams::default())?;
+    Ok(EnrollmentSecret { uri, grouped })
 }
 
 fn recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(

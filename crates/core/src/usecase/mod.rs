@@ -14,8 +14,8 @@ mod verify;
 use std::sync::Arc;
 
 pub use api::{
-    NewApiClient, account_for_client, api_client_by_key, api_clients, create_api_client, revoke_api_client,
-    verify_for_client,
+    NewApiClient, account_for_client, add_user_for_client, api_client_by_key, api_clients,
+    confirm_totp_for_client, create_api_client, revoke_api_client, start_totp_for_client, verify_for_client,
 };
 pub use auth::{KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out};
 pub use enrollment::{

@@ -117,15 +117,25 @@ pub async fn add_user<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<Email, Failure> {
     require_admin(admin)?;
+    add_user_as(services, admin.account_id, &actor(admin), email, origin).await
+}
+
+/// [`add_user`] for the account `account_id`, recorded in the audit log as done by `by`.
+pub(crate) async fn add_user_as<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_id: crate::ids::AccountId,
+    by: &str,
+    email: &str,
+    origin: &Origin,
+) -> Result<Email, Failure> {
     let email = Email::parse(email)?;
-    let account = super::two_factor::account_of(services, admin).await?;
-    let inserted =
-        services.store.insert_user(admin.account_id, &email, Role::User, None, services.now()).await;
+    let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
+    let inserted = services.store.insert_user(account_id, &email, Role::User, None, services.now()).await;
     let user = match inserted {
         Ok(user) => user,
         Err(StoreError::Duplicate(_)) => {
             let existing = services.store.find_user_by_email(&email).await?.ok_or(Failure::NotFound)?;
-            if existing.account_id == admin.account_id {
+            if existing.account_id == account_id {
                 return Err(Failure::Refused(format!("{email} is already a user of this account.")));
             }
             services.mailer.send_later(mails::already_elsewhere(&email, account.name.as_str())).await?;
@@ -137,7 +147,7 @@ pub async fn add_user<S: Store, M: Mailer, H: PasswordHasher>(
         send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
     services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
     services
-        .audit(&actor(admin), format!("user:{}:{}", user.id, user.email), "user.added", origin, String::new())
+        .audit(by, format!("user:{}:{}", user.id, user.email), "user.added", origin, String::new())
         .await?;
     Ok(user.email)
 }

@@ -83,8 +83,16 @@ async fn an_application_verifies_codes_through_the_json_api() {
             assert_problem(&answer, StatusCode::UNAUTHORIZED);
         }
     }
-    let expected: BTreeSet<String> =
-        ["POST /api/v1/verify", "GET /api/v1/users", "GET /api/v1/account"].map(String::from).into();
+    let expected: BTreeSet<String> = [
+        "POST /api/v1/verify",
+        "GET /api/v1/users",
+        "GET /api/v1/account",
+        "POST /api/v1/users",
+        "POST /api/v1/users/{id}/totp",
+        "POST /api/v1/users/{id}/totp/confirm",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(routes, expected);
     assert_problem(&call(&app, "GET", "/api/v1/nothing-here", None, None).await, StatusCode::NOT_FOUND);
 
@@ -148,6 +156,50 @@ async fn an_application_verifies_codes_through_the_json_api() {
     assert_problem(&form, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = format!("{{\"email\":\"{}\",\"otp\":\"1\"}}", "a".repeat(100_000));
     assert_problem(&verify(huge).await, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Enrolling through the API alone: add Bob, start his app, confirm its first code, verify the next.
+    let post = |path: String, body: Value| {
+        let (app, key) = (&app, key.clone());
+        async move { call(app, "POST", &path, Some(&key), Some((json, &body.to_string()))).await }
+    };
+    let (status, _, added) =
+        post("/api/v1/users".into(), serde_json::json!({"email": "bob@acme.example"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{added}");
+    conforms(&document, "AddUserAnswer", &added);
+    let (_, _, users) = call(&app, "GET", "/api/v1/users", Some(&key), None).await;
+    let bob = users["users"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.example").unwrap();
+    let bob_id = bob["id"].as_i64().unwrap();
+    let (status, _, started) = post(format!("/api/v1/users/{bob_id}/totp"), serde_json::json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    conforms(&document, "StartTotpAnswer", &started);
+    let uri = started["otpauth_uri"].as_str().unwrap();
+    let parsed = keyward_core::otp::OtpAuthUri::parse(uri).unwrap();
+    let bobs_app = keyward_core::otp::Totp::new(&parsed.secret, parsed.params).unwrap();
+    let code = bobs_app.code_at(app.now()).unwrap().to_string();
+    let confirm = format!("/api/v1/users/{bob_id}/totp/confirm");
+    let (status, _, confirmed) = post(confirm.clone(), serde_json::json!({"code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    conforms(&document, "ConfirmTotpAnswer", &confirmed);
+    assert_eq!(confirmed["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_problem(&post(confirm, serde_json::json!({"code": code})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    app.advance(30);
+    let next = bobs_app.code_at(app.now()).unwrap().to_string();
+    let (_, _, verdict) =
+        verify(serde_json::json!({"email": "bob@acme.example", "otp": next}).to_string()).await;
+    assert_eq!(verdict["verdict"], "ok");
+
+    // Alice has an app: a new one needs her current code, not the key alone.
+    let alice_id = alice["id"].as_i64().unwrap();
+    let owed = post(format!("/api/v1/users/{alice_id}/totp"), serde_json::json!({})).await;
+    assert_problem(&owed, StatusCode::UNPROCESSABLE_ENTITY);
+    let current = alices_app.code_at(app.now()).unwrap().to_string();
+    let proven =
+        post(format!("/api/v1/users/{alice_id}/totp"), serde_json::json!({"current_otp": current})).await;
+    assert_eq!(proven.0, StatusCode::CREATED, "{}", proven.2);
+    assert_problem(
+        &post("/api/v1/users/nobody/totp".into(), serde_json::json!({})).await,
+        StatusCode::NOT_FOUND,
+    );
 
     // Revoked, the key stops working.
     let page = admin.get("/account/api-clients").await;
