@@ -1,10 +1,11 @@
 //! Keyward as a self-hosted YubiCloud: Yubico's own clients — the C `ykclient`, the Python
 //! `yubico-client`, and a Linux login through `pam_yubico` driven by `pamtester` — validate OTPs of an
-//! imported key against `keyward serve`'s `/wsapi/2.0/verify`.
+//! imported key against `keyward serve`'s `/wsapi/2.0/verify`; so does our own YubiCloud client.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::operations::{Server, get, keyward, scratch, yubikey_log};
 use crate::tools;
@@ -178,4 +179,48 @@ fn a_linux_login_through_pam_yubico_accepts_the_key_once() {
     let _ = std::fs::remove_file(pam_dir.join(&service));
     assert!(first.0 && first.1.contains("successfully authenticated"), "the key's OTP logs in: {first:?}");
     assert!(!again.0, "the same OTP again does not: {again:?}");
+}
+
+/// Bytes for nonces: a counter, different on every call (tests only).
+struct CountingEntropy(std::sync::atomic::AtomicU64);
+
+impl keyward_core::ports::Entropy for CountingEntropy {
+    fn fill(&self, buffer: &mut [u8]) {
+        for byte in buffer {
+            *byte = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as u8;
+        }
+    }
+}
+
+#[test]
+fn our_yubicloud_client_validates_against_our_server() {
+    use keyward_core::wsapi::ClientKey;
+    use keyward_core::yubico::YubikeyOtp;
+    use keyward_yubicloud::{Verdict, YubiCloudClient};
+
+    let dir = scratch("own-client");
+    let (server, id, key) = server_with_client(&dir);
+    let client = |key: &str| {
+        let key = ClientKey::from_base64(key).unwrap();
+        YubiCloudClient::new(
+            id.parse().unwrap(),
+            Some(key),
+            vec![verify_url(&server)],
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    };
+    let entropy = CountingEntropy(std::sync::atomic::AtomicU64::new(7));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let verify = |client: &YubiCloudClient, otp: &str| {
+        let otp = YubikeyOtp::parse(otp).unwrap();
+        runtime.block_on(client.verify(&otp, &mut keyward_core::ports::EntropyRng(&entropy)))
+    };
+    let (ours, otp) = (client(&key), touch(&dir));
+    assert_eq!(verify(&ours, &otp).unwrap(), Verdict::Valid);
+    assert_eq!(verify(&ours, &otp).unwrap(), Verdict::Replayed);
+    let noise = format!("{PUBLIC_ID}{}", "c".repeat(32));
+    assert_eq!(verify(&ours, &noise).unwrap(), Verdict::BadOtp);
+    // With the wrong key our answer's signature does not verify: no verdict at all, never a valid OTP.
+    assert!(verify(&client(WRONG_KEY), &touch(&dir)).is_err(), "a wrongly signed answer is no answer");
 }
