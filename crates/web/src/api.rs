@@ -41,7 +41,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
     ),
     components(schemas(
         Problem, VerifyBody, VerifyAnswer, UsersAnswer, UserEntry, AccountAnswer, MethodsEntry, AddUserBody,
-        AddUserAnswer, StartTotpBody, StartTotpAnswer, ConfirmTotpBody, ConfirmTotpAnswer
+        AddUserAnswer, StartTotpBody, StartTotpAnswer, ConfirmTotpBody, ConfirmTotpAnswer, InvitationAnswer,
+        RegisterYubikeyBody, RegisterYubikeyAnswer
     )),
     modifiers(&BearerKey)
 )]
@@ -76,6 +77,8 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>() -> axum::Router<SharedS
     let api = documented::<__path_add_user, _>(api, post(add_user::<S, M>));
     let api = documented::<__path_start_totp, _>(api, post(start_totp::<S, M>));
     let api = documented::<__path_confirm_totp, _>(api, post(confirm_totp::<S, M>));
+    let api = documented::<__path_send_invitation, _>(api, post(send_invitation::<S, M>));
+    let api = documented::<__path_register_yubikey, _>(api, post(register_yubikey::<S, M>));
     let (router, document) = api.split_for_parts();
     // Serialising a document of our own types cannot fail; were it to, the route says so.
     let document: Arc<str> =
@@ -521,4 +524,96 @@ async fn confirm_totp<S: Store, M: Mailer>(
 /// A user id from the path; anything else names no user.
 fn user_id(text: &str) -> Result<UserId, ApiError> {
     text.parse().map(UserId).map_err(|_| ApiError::from(Failure::NotFound))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationAnswer {
+    /// The address the enrollment link went to.
+    email: String,
+}
+
+/// E-mails the user an enrollment link (it voids the user's earlier one).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/invitation",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 202, description = "The e-mail went out", body = InvitationAnswer),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "TOTP apps are not turned on", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn send_invitation<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiCaller(client): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<InvitationAnswer>), ApiError> {
+    let user_id = user_id(&id)?;
+    usecase::send_enrollment_for_client(&state.services, &client, user_id, &origin).await?;
+    let (_, users) = usecase::account_for_client(&state.services, client.account_id).await?;
+    let email = users.into_iter().find(|row| row.user.id == user_id).map(|row| row.user.email.to_string());
+    Ok((StatusCode::ACCEPTED, Json(InvitationAnswer { email: email.unwrap_or_default() })))
+}
+
+/// A YubiKey to register, by an OTP it typed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterYubikeyBody {
+    /// An OTP the key typed just now (it is checked, and used up).
+    otp: String,
+    /// Required while the user has a working factor: a current one-time password of it.
+    #[serde(default)]
+    current_otp: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterYubikeyAnswer {
+    /// The key's public id, the first 12 characters of its OTPs.
+    public_id: String,
+}
+
+/// Registers a YubiKey to the user by an OTP it typed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/yubikeys",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = RegisterYubikeyBody,
+    responses(
+        (status = 201, description = "The key is the user's", body = RegisterYubikeyAnswer),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key belongs to someone", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The OTP is not valid, YubiKeys are off, or the current factor was not proven", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register_yubikey<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiCaller(client): ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RegisterYubikeyBody>,
+) -> Result<(StatusCode, Json<RegisterYubikeyAnswer>), ApiError> {
+    let origin = Origin { browser: None, ..origin };
+    let current = body.current_otp.as_deref();
+    let registered = usecase::register_yubikey_for_client(
+        &state.services,
+        &client,
+        user_id(&id)?,
+        &body.otp,
+        current,
+        &origin,
+    )
+    .await;
+    match registered {
+        Ok(key) => Ok((
+            StatusCode::CREATED,
+            Json(RegisterYubikeyAnswer { public_id: key.public_id.as_str().to_owned() }),
+        )),
+        Err(Failure::Store(keyward_core::store::StoreError::Duplicate(_))) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "That YubiKey is registered to someone."))
+        }
+        Err(failure) => Err(failure.into()),
+    }
 }

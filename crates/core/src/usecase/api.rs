@@ -4,17 +4,18 @@
 
 use super::enrollment::{EnrollmentSecret, accept_first_code, bind_totp, new_pending_totp};
 use super::people::{UserOverview, account_users, add_user_as, require_admin};
+use super::two_factor::{Recipients, register_yubikey_as, send_enrollment_as};
 use super::verify::{Checked, check_otp};
 use super::{Failure, Origin, Services, actor};
 use crate::account::{Account, AccountName};
 use crate::client::ApiClient;
+use crate::factor::Yubikey;
 use crate::ids::{AccountId, ApiClientId, UserId};
 use crate::mail::Mailer;
 use crate::ports::PasswordHasher;
 use crate::store::Store;
 use crate::token::Token;
 use crate::user::{Email, User};
-use crate::verdict::Verdict;
 
 /// The longest key we hash: ours are 43 characters.
 const MAX_KEY_CHARS: usize = 128;
@@ -140,8 +141,58 @@ pub async fn add_user_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     add_user_as(services, client.account_id, &client_actor(client), email, origin).await
 }
 
+/// E-mails the user an enrollment link, as the TOTP tab's "Send enrollment e-mail" does.
+pub async fn send_enrollment_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    user_id: UserId,
+    origin: &Origin,
+) -> Result<(), Failure> {
+    let by = client_actor(client);
+    send_enrollment_as(services, client.account_id, &by, Recipients::One(user_id), origin).await?;
+    Ok(())
+}
+
+/// Registers the YubiKey that typed `otp` to the user. While the user has a working factor,
+/// `current_otp` must prove it.
+pub async fn register_yubikey_for_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    client: &ApiClient,
+    user_id: UserId,
+    otp: &str,
+    current_otp: Option<&str>,
+    origin: &Origin,
+) -> Result<Yubikey, Failure> {
+    let user = user_by_id(services, client, user_id).await?;
+    prove_current_factor(services, &user, current_otp, origin).await?;
+    register_yubikey_as(services, client.account_id, &client_actor(client), user.id, otp, origin, None).await
+}
+
+/// A key alone rebinds nobody: while `user` has a working factor, `current_otp` must prove it.
+async fn prove_current_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    current_otp: Option<&str>,
+    origin: &Origin,
+) -> Result<(), Failure> {
+    if !services.has_working_factor(user).await? {
+        return Ok(());
+    }
+    let Some(otp) = current_otp else {
+        return Err(Failure::Refused(
+            "The user already has a second factor: send a current one-time password of it as current_otp."
+                .into(),
+        ));
+    };
+    let proven = check_otp(services, user, otp, origin, false).await?;
+    match proven.refusal() {
+        None => Ok(()),
+        Some(refusal) => Err(refusal),
+    }
+}
+
 /// Starts enrolling an authenticator app for a user: a new secret, pending until its first code.
-/// While the user has a working factor, `current_otp` must prove it (a key alone rebinds nobody).
+/// While the user has a working factor, `current_otp` must prove it.
 pub async fn start_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     client: &ApiClient,
@@ -154,18 +205,7 @@ pub async fn start_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     if !account.methods.totp {
         return Err(Failure::Refused("TOTP apps are not turned on for this account.".into()));
     }
-    if services.has_working_factor(&user).await? {
-        let Some(otp) = current_otp else {
-            return Err(Failure::Refused(
-                "The user already has a second factor: send a current one-time password of it as current_otp."
-                    .into(),
-            ));
-        };
-        let proven = check_otp(services, &user, otp, origin, false).await?;
-        if proven.verdict != Verdict::Ok {
-            return Err(proven.refusal().unwrap_or(Failure::Forbidden));
-        }
-    }
+    prove_current_factor(services, &user, current_otp, origin).await?;
     new_pending_totp(services, &user).await
 }
 

@@ -5,12 +5,13 @@ use super::people::{TwoFactorStatus, require_admin, send_link, two_factor_status
 use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
 use crate::account::{Account, Activation, DisablePolicy, Methods};
 use crate::factor::Yubikey;
-use crate::ids::UserId;
+use crate::ids::{AccountId, UserId};
 use crate::invitation::Purpose;
 use crate::mail::Mailer;
 use crate::ports::PasswordHasher;
 use crate::session::Session;
 use crate::store::Store;
+use crate::token::TokenHash;
 use crate::user::User;
 use crate::yubico::{PublicId, YubikeyOtp};
 
@@ -33,13 +34,13 @@ fn require_fresh_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
 }
 
 /// A user of the admin's own account; anyone else is "not found".
-async fn user_in_account<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) async fn user_in_account<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
-    admin: &User,
+    account_id: AccountId,
     user_id: UserId,
 ) -> Result<User, Failure> {
     let user = services.store.find_user(user_id).await?;
-    user.filter(|user| user.account_id == admin.account_id).ok_or(Failure::NotFound)
+    user.filter(|user| user.account_id == account_id).ok_or(Failure::NotFound)
 }
 
 /// "Save changes": the methods and the disable policy. Once 2FA is active, changing them needs a fresh
@@ -86,12 +87,23 @@ pub async fn send_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<usize, Failure> {
     require_admin(admin)?;
-    let account = account_of(services, admin).await?;
+    send_enrollment_as(services, admin.account_id, &actor(admin), recipients, origin).await
+}
+
+/// [`send_enrollment`] in the account `account_id`, recorded as done by `by`.
+pub(crate) async fn send_enrollment_as<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_id: AccountId,
+    by: &str,
+    recipients: Recipients,
+    origin: &Origin,
+) -> Result<usize, Failure> {
+    let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
     if !account.methods.totp {
         return Err(Failure::Refused("Turn on \"TOTP apps on your smartphone\" first.".into()));
     }
     let users = match recipients {
-        Recipients::One(id) => vec![user_in_account(services, admin, id).await?],
+        Recipients::One(id) => vec![user_in_account(services, account_id, id).await?],
         Recipients::NotEnrolled => {
             let mut users = Vec::new();
             for user in services.store.list_users(account.id).await? {
@@ -106,7 +118,7 @@ pub async fn send_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
         email_enrollment(services, &account, user).await?;
         services
             .audit(
-                &actor(admin),
+                by,
                 format!("user:{}:{}", user.id, user.email),
                 "totp.enrollment_sent",
                 origin,
@@ -141,11 +153,26 @@ pub async fn register_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<Yubikey, Failure> {
     require_admin(admin)?;
-    let account = account_of(services, admin).await?;
+    let keep = (user_id == admin.id).then_some(&session.id_hash);
+    register_yubikey_as(services, admin.account_id, &actor(admin), user_id, otp, origin, keep).await
+}
+
+/// [`register_yubikey`] in the account `account_id`, recorded as done by `by`; the user's sessions but
+/// `keep` end.
+pub(crate) async fn register_yubikey_as<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_id: AccountId,
+    by: &str,
+    user_id: UserId,
+    otp: &str,
+    origin: &Origin,
+    keep: Option<&TokenHash>,
+) -> Result<Yubikey, Failure> {
+    let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
     if !account.methods.yubikey {
         return Err(Failure::Refused("Turn on \"YubiKey\" first.".into()));
     }
-    let user = user_in_account(services, admin, user_id).await?;
+    let user = user_in_account(services, account_id, user_id).await?;
     let otp = YubikeyOtp::parse(otp)?;
     match services.judge_yubikey_otp(&otp).await? {
         YubikeyJudgement::Accepted => {}
@@ -164,15 +191,12 @@ pub async fn register_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
         }
     }
     let key = services.store.register_yubikey(otp.public_id(), user.id, services.now()).await?;
-    let keep = (user.id == admin.id).then_some(&session.id_hash);
     services.store.delete_sessions_of(user.id, keep).await?;
     let change =
         format!("Your administrator registered the YubiKey {} to your login.", key.public_id.as_str());
     services.mailer.send_later(mails::factor_changed(&user.email, &change)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
-    services
-        .audit(&actor(admin), target, "yubikey.registered", origin, key.public_id.as_str().to_owned())
-        .await?;
+    services.audit(by, target, "yubikey.registered", origin, key.public_id.as_str().to_owned()).await?;
     Ok(key)
 }
 
@@ -188,7 +212,7 @@ pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     require_fresh_second_factor(services, session)?;
     let public_id = PublicId::parse(public_id)?;
     let key = services.store.find_yubikey(&public_id).await?.ok_or(Failure::NotFound)?;
-    let owner = user_in_account(services, admin, key.user_id.ok_or(Failure::NotFound)?).await?;
+    let owner = user_in_account(services, admin.account_id, key.user_id.ok_or(Failure::NotFound)?).await?;
     services.store.unregister_yubikey(key.id).await?;
     let keep = (owner.id == admin.id).then_some(&session.id_hash);
     services.store.delete_sessions_of(owner.id, keep).await?;

@@ -65,7 +65,7 @@ fn assert_problem(answer: &(StatusCode, String, Value), status: StatusCode) {
 async fn an_application_verifies_codes_through_the_json_api() {
     let Some(app) = spawn_app("api").await else { return };
     let mut admin = sign_up(&app, "ACME", "boss@acme.example").await;
-    let policy = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    let policy = [("totp", "on"), ("yubikey", "on"), ("policy", "Call +45 33 12 34 56 first")];
     admin.submit("/account/two-factor", "/account/two-factor", &policy).await;
     add_user(&app, &mut admin, ALICE).await;
     let alices_app = enroll(&app, &mut admin, &mut app.browser(), ALICE).await;
@@ -90,6 +90,8 @@ async fn an_application_verifies_codes_through_the_json_api() {
         "POST /api/v1/users",
         "POST /api/v1/users/{id}/totp",
         "POST /api/v1/users/{id}/totp/confirm",
+        "POST /api/v1/users/{id}/invitation",
+        "POST /api/v1/users/{id}/yubikeys",
     ]
     .map(String::from)
     .into();
@@ -200,6 +202,31 @@ async fn an_application_verifies_codes_through_the_json_api() {
         &post("/api/v1/users/nobody/totp".into(), serde_json::json!({})).await,
         StatusCode::NOT_FOUND,
     );
+
+    // An enrollment e-mail, and a YubiKey registered by a touch (Alice must prove her app first).
+    let before = app.links_to("bob@acme.example").len();
+    let (status, _, sent) = post(format!("/api/v1/users/{bob_id}/invitation"), Value::Null).await;
+    assert_eq!((status, sent["email"].as_str()), (StatusCode::ACCEPTED, Some("bob@acme.example")), "{sent}");
+    let links = app.links_to("bob@acme.example");
+    assert!(links.len() > before && links.last().unwrap().starts_with("/enroll/"), "{links:?}");
+    let mut yubikey = crate::story::imported_key(&app, "vvcccccccccc", 3).await;
+    let yubikeys = format!("/api/v1/users/{alice_id}/yubikeys");
+    let touch = crate::story::touch(&mut yubikey);
+    assert_problem(
+        &post(yubikeys.clone(), serde_json::json!({"otp": touch})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    app.advance(30);
+    let current = alices_app.code_at(app.now()).unwrap().to_string();
+    let touch = crate::story::touch(&mut yubikey);
+    let (status, _, registered) =
+        post(yubikeys, serde_json::json!({"otp": touch, "current_otp": current})).await;
+    assert_eq!(
+        (status, registered["public_id"].as_str()),
+        (StatusCode::CREATED, Some("vvcccccccccc")),
+        "{registered}"
+    );
+    conforms(&document, "RegisterYubikeyAnswer", &registered);
 
     // Revoked, the key stops working.
     let page = admin.get("/account/api-clients").await;
