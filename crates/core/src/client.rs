@@ -31,3 +31,28 @@ pub struct YubicoClient {
 pub fn yubico_client_seal_context(id: i64) -> Vec<u8> {
     format!("yubico-client:{id}").into_bytes()
 }
+
+/// Makes a Validation Protocol client with a new key: the next free id (ids are small numbers, as
+/// YubiCloud's are; two nodes picking the same one at once retry), the key sealed under the ring.
+/// Returns the client and its key, to show once.
+pub async fn add_yubico_client<S: crate::store::ClientStore>(
+    store: &S,
+    ring: &crate::seal::KeyRing,
+    rng: &mut impl rand_core::CryptoRng,
+    account_id: Option<AccountId>,
+    name: &str,
+    now: UnixTime,
+) -> Result<(YubicoClient, crate::wsapi::ClientKey), crate::usecase::Failure> {
+    let key = crate::wsapi::ClientKey::generate(rng);
+    let mut attempts = 0;
+    loop {
+        let id = store.list_yubico_clients().await?.last().map_or(1, |client| client.id + 1);
+        let sealed = ring.seal(key.as_bytes(), &yubico_client_seal_context(id), rng)?;
+        let client = YubicoClient { id, account_id, name: name.to_owned(), key: sealed, created_at: now };
+        match store.insert_yubico_client(&client).await {
+            Ok(()) => return Ok((client, key)),
+            Err(crate::store::StoreError::Duplicate(_)) if attempts < 5 => attempts += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}

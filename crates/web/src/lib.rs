@@ -91,6 +91,8 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         )
         .route(layout::API_CLIENTS_PATH, get(api_clients::page::<S, M>).post(api_clients::create::<S, M>))
         .route("/account/api-clients/revoke", post(api_clients::revoke::<S, M>))
+        .route("/account/api-clients/yubico", post(api_clients::create_yubico::<S, M>))
+        .route("/account/api-clients/yubico/remove", post(api_clients::remove_yubico::<S, M>))
         .route(
             "/account/two-factor",
             get(two_factor::settings::<S, M>).post(two_factor::save_settings::<S, M>),

@@ -8,7 +8,7 @@ use super::two_factor::{Recipients, register_yubikey_as, send_enrollment_as};
 use super::verify::{Checked, check_otp};
 use super::{Failure, Origin, Services, actor};
 use crate::account::{Account, AccountName};
-use crate::client::ApiClient;
+use crate::client::{ApiClient, YubicoClient, add_yubico_client};
 use crate::factor::Yubikey;
 use crate::ids::{AccountId, ApiClientId, UserId};
 use crate::mail::Mailer;
@@ -227,4 +227,57 @@ pub async fn confirm_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     })?;
     accept_first_code(services, &user, &pending, code).await?;
     bind_totp(services, &user, &pending, &client_actor(client), origin, None).await
+}
+
+/// "Add a Validation Protocol client": an id and a key (shown once) for `ykclient`, `pam_yubico` and the
+/// like; it validates only the account's users' keys.
+pub async fn create_yubico_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    name: &str,
+    origin: &Origin,
+) -> Result<(YubicoClient, crate::wsapi::ClientKey), Failure> {
+    require_admin(admin)?;
+    let name = AccountName::parse(name).map_err(|_| {
+        Failure::Refused("Name the client in 1 to 100 characters, for example \"VPN\".".into())
+    })?;
+    let (client, key) = add_yubico_client(
+        &services.store,
+        &services.keys,
+        &mut services.rng(),
+        Some(admin.account_id),
+        name.as_str(),
+        services.now(),
+    )
+    .await?;
+    let target = format!("yubico_client:{}", client.id);
+    services.audit(&actor(admin), target, "yubico_client.added", origin, String::new()).await?;
+    Ok((client, key))
+}
+
+/// The account's Validation Protocol clients.
+pub async fn yubico_clients<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+) -> Result<Vec<YubicoClient>, Failure> {
+    require_admin(admin)?;
+    let all = services.store.list_yubico_clients().await?;
+    Ok(all.into_iter().filter(|client| client.account_id == Some(admin.account_id)).collect())
+}
+
+/// "Remove": the client's requests are answered NO_SUCH_CLIENT from then on.
+pub async fn remove_yubico_client<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    id: i64,
+    origin: &Origin,
+) -> Result<(), Failure> {
+    let ours = yubico_clients(services, admin).await?.iter().any(|client| client.id == id);
+    if !ours {
+        return Err(Failure::NotFound);
+    }
+    services.store.delete_yubico_client(id).await?;
+    let target = format!("yubico_client:{id}");
+    services.audit(&actor(admin), target, "yubico_client.removed", origin, String::new()).await?;
+    Ok(())
 }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 pub use api::{
     NewApiClient, account_for_client, add_user_for_client, api_client_by_key, api_clients,
-    confirm_totp_for_client, create_api_client, register_yubikey_for_client, revoke_api_client,
-    send_enrollment_for_client, start_totp_for_client, verify_for_client,
+    confirm_totp_for_client, create_api_client, create_yubico_client, register_yubikey_for_client,
+    remove_yubico_client, revoke_api_client, send_enrollment_for_client, start_totp_for_client,
+    verify_for_client, yubico_clients,
 };
 pub use auth::{KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out};
 pub use enrollment::{

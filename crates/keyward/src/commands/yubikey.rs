@@ -7,11 +7,10 @@ use std::path::Path;
 
 use anyhow::Context;
 use keyward_core::audit::NewAuditEvent;
-use keyward_core::client::{YubicoClient, yubico_client_seal_context};
+use keyward_core::client::add_yubico_client;
 use keyward_core::factor::yubikey_seal_context;
 use keyward_core::store::{AuditStore, ClientStore, FactorStore, StoreError};
 use keyward_core::validate::check_local_yubikey_otp;
-use keyward_core::wsapi::ClientKey;
 use keyward_core::yubico::{
     self, AesKey, PrivateId, PublicId, SoftwareKey, SoftwareKeyState, YubikeyOtp, parse_import_log,
 };
@@ -214,26 +213,9 @@ async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<Strin
                 name.chars().count() <= 100 && !name.chars().any(char::is_control),
                 "the name must be at most 100 characters that can be typed"
             );
-            let mut rng = adapters::os_rng();
-            let key = ClientKey::generate(&mut rng);
-            // Ids are small numbers, as YubiCloud's are; two runs at once may pick the same, so retry.
-            let mut attempt = 0;
-            let id = loop {
-                let id = store.list_yubico_clients().await?.last().map_or(1, |client| client.id + 1);
-                let sealed = ring.seal(key.as_bytes(), &yubico_client_seal_context(id), &mut rng)?;
-                let client = YubicoClient {
-                    id,
-                    account_id: None,
-                    name: name.to_owned(),
-                    key: sealed,
-                    created_at: now,
-                };
-                match store.insert_yubico_client(&client).await {
-                    Ok(()) => break id,
-                    Err(StoreError::Duplicate(_)) if attempt < 5 => attempt += 1,
-                    Err(error) => return Err(error.into()),
-                }
-            };
+            let (client, key) =
+                add_yubico_client(&store, &ring, &mut adapters::os_rng(), None, name, now).await?;
+            let id = client.id;
             ("yubico_client.added", format!("client {id}"), format!("id={id} key={}", &*key.to_base64()))
         }
         ClientCommand::List => {

@@ -1,4 +1,5 @@
-//! "Account" > "API clients": the account's keys for the JSON API, made (the key shown once) and revoked.
+//! "Account" > "API clients": the account's keys for the JSON API, and its Yubico Validation Protocol clients
+//! (for `ykclient`, `pam_yubico`), each made (the key shown once) and revoked.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -30,15 +31,26 @@ struct ApiClientsPage {
     clients: Vec<ClientRow>,
     /// The name and key of a client just made.
     new_key: Option<(String, String)>,
+    yubico_clients: Vec<ClientRow>,
+    /// The id and key of a Validation Protocol client just made.
+    new_yubico: Option<(i64, String)>,
+}
+
+/// What a page shows once: a new client's key.
+#[derive(Default)]
+struct Shown {
+    api: Option<(String, String)>,
+    yubico: Option<(i64, String)>,
 }
 
 async fn render<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     visitor: &Visitor,
     notice: Option<Notice>,
-    new_key: Option<(String, String)>,
+    shown: Shown,
 ) -> AppResult<ApiClientsPage> {
     let clients = usecase::api_clients(&state.services, &visitor.user).await?;
+    let yubico_clients = usecase::yubico_clients(&state.services, &visitor.user).await?;
     let mut layout = visitor.layout("API clients", API_CLIENTS_PATH);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
@@ -50,7 +62,12 @@ async fn render<S: Store, M: Mailer>(
             .into_iter()
             .map(|client| ClientRow { id: client.id.0, name: client.name, created: client.created_at.date() })
             .collect(),
-        new_key,
+        new_key: shown.api,
+        yubico_clients: yubico_clients
+            .into_iter()
+            .map(|client| ClientRow { id: client.id, name: client.name, created: client.created_at.date() })
+            .collect(),
+        new_yubico: shown.yubico,
     })
 }
 
@@ -59,7 +76,7 @@ pub async fn page<S: Store, M: Mailer>(
     SessionToken(token): SessionToken,
 ) -> AppResult<Response> {
     let visitor = visitor(&state, token).await?;
-    Ok(render(&state, &visitor, None, None).await?.into_response())
+    Ok(render(&state, &visitor, None, Shown::default()).await?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -75,12 +92,15 @@ pub async fn create<S: Store, M: Mailer>(
     let visitor = visitor(&state, token).await?;
     match usecase::create_api_client(&state.services, &visitor.user, &form.name, &origin).await {
         Ok(made) => {
-            let new_key = Some((made.client.name, made.key.as_str().to_owned()));
-            Ok(render(&state, &visitor, None, new_key).await?.into_response())
+            let shown = Shown { api: Some((made.client.name, made.key.as_str().to_owned())), yubico: None };
+            Ok(render(&state, &visitor, None, shown).await?.into_response())
         }
         Err(failure) => {
             let notice = notice_or_error(failure)?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &visitor, Some(notice), None).await?)
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&state, &visitor, Some(notice), Shown::default()).await?,
+            )
                 .into_response())
         }
     }
@@ -99,5 +119,38 @@ pub async fn revoke<S: Store, M: Mailer>(
     let visitor = visitor(&state, token).await?;
     usecase::revoke_api_client(&state.services, &visitor.user, ApiClientId(form.id), &origin).await?;
     let notice = Notice::success("The key was revoked: requests with it are refused from now on.");
-    Ok(render(&state, &visitor, Some(notice), None).await?.into_response())
+    Ok(render(&state, &visitor, Some(notice), Shown::default()).await?.into_response())
+}
+
+pub async fn create_yubico<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<CreateForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    match usecase::create_yubico_client(&state.services, &visitor.user, &form.name, &origin).await {
+        Ok((client, key)) => {
+            let shown = Shown { api: None, yubico: Some((client.id, key.to_base64().to_string())) };
+            Ok(render(&state, &visitor, None, shown).await?.into_response())
+        }
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&state, &visitor, Some(notice), Shown::default()).await?,
+            )
+                .into_response())
+        }
+    }
+}
+
+pub async fn remove_yubico<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    SessionForm { token, form }: SessionForm<RevokeForm>,
+) -> AppResult<Response> {
+    let visitor = visitor(&state, token).await?;
+    usecase::remove_yubico_client(&state.services, &visitor.user, form.id, &origin).await?;
+    let notice = Notice::success("The client was removed: its requests are refused from now on.");
+    Ok(render(&state, &visitor, Some(notice), Shown::default()).await?.into_response())
 }

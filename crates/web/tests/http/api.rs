@@ -228,6 +228,25 @@ async fn an_application_verifies_codes_through_the_json_api() {
     );
     conforms(&document, "RegisterYubikeyAnswer", &registered);
 
+    // A Validation Protocol client of the account validates its users' keys, and no one else's.
+    let made = admin.submit("/account/api-clients", "/account/api-clients/yubico", &[("name", "VPN")]).await;
+    let (yubico_id, yubico_key) = (made.element_text("yubico-id"), made.element_text("yubico-key"));
+    assert_eq!(yubico_key.len(), 28, "{}", made.body);
+    let status_of =
+        |answer: &str| answer.lines().find_map(|l| l.strip_prefix("status=")).unwrap_or("").to_owned();
+    let ask = format!("/wsapi/2.0/verify?id={yubico_id}&nonce=abcdefghijklmnopqrst&otp=");
+    let answer = app.browser().get(&format!("{ask}{}", crate::story::touch(&mut yubikey))).await.body;
+    assert_eq!(status_of(&answer), "OK", "{answer}");
+    let mut stranger = crate::story::imported_key(&app, "vvccccccccdd", 4).await;
+    let answer = app.browser().get(&format!("{ask}{}", crate::story::touch(&mut stranger))).await.body;
+    assert_eq!(status_of(&answer), "BAD_OTP", "a key of nobody in the account: {answer}");
+    let page = admin.get("/account/api-clients").await;
+    let remove = [("csrf", page.csrf()), ("id", yubico_id.clone())];
+    let remove: Vec<(&str, &str)> = remove.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert!(admin.post("/account/api-clients/yubico/remove", &remove).await.contains("was removed"));
+    let answer = app.browser().get(&format!("{ask}{}", crate::story::touch(&mut yubikey))).await.body;
+    assert_eq!(status_of(&answer), "NO_SUCH_CLIENT", "{answer}");
+
     // Revoked, the key stops working.
     let page = admin.get("/account/api-clients").await;
     let id = page.hidden("id");
