@@ -4,7 +4,7 @@
 
 use super::enrollment::{EnrollmentSecret, accept_first_code, bind_totp, new_pending_totp};
 use super::people::{UserOverview, account_users, add_user_as, require_admin};
-use super::two_factor::{Recipients, register_yubikey_as, send_enrollment_as};
+use super::two_factor::{Recipients, register_yubikey_as, send_enrollment_as, user_in_account};
 use super::verify::{Checked, check_otp};
 use super::{Failure, Origin, Services, actor};
 use crate::account::{Account, AccountName};
@@ -120,16 +120,6 @@ pub async fn account_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     Ok((account, users))
 }
 
-/// A user of the client's account by id.
-async fn user_by_id<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    client: &ApiClient,
-    id: UserId,
-) -> Result<User, Failure> {
-    let user = services.store.find_user(id).await?;
-    user.filter(|user| user.account_id == client.account_id).ok_or(Failure::NotFound)
-}
-
 /// Adds a user to the client's account, as "Add user" does (their password link by e-mail, the same
 /// answer for an address that has a login elsewhere).
 pub async fn add_user_for_client<S: Store, M: Mailer, H: PasswordHasher>(
@@ -163,7 +153,7 @@ pub async fn register_yubikey_for_client<S: Store, M: Mailer, H: PasswordHasher>
     current_otp: Option<&str>,
     origin: &Origin,
 ) -> Result<Yubikey, Failure> {
-    let user = user_by_id(services, client, user_id).await?;
+    let user = user_in_account(services, client.account_id, user_id).await?;
     prove_current_factor(services, &user, current_otp, origin).await?;
     register_yubikey_as(services, client.account_id, &client_actor(client), user.id, otp, origin, None).await
 }
@@ -200,7 +190,7 @@ pub async fn start_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     current_otp: Option<&str>,
     origin: &Origin,
 ) -> Result<EnrollmentSecret, Failure> {
-    let user = user_by_id(services, client, user_id).await?;
+    let user = user_in_account(services, client.account_id, user_id).await?;
     let account = services.store.find_account(client.account_id).await?.ok_or(Failure::NotFound)?;
     if !account.methods.totp {
         return Err(Failure::Refused("TOTP apps are not turned on for this account.".into()));
@@ -218,7 +208,7 @@ pub async fn confirm_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     code: &str,
     origin: &Origin,
 ) -> Result<Vec<String>, Failure> {
-    let user = user_by_id(services, client, user_id).await?;
+    let user = user_in_account(services, client.account_id, user_id).await?;
     let factors = services.store.totp_factors(user.id).await?;
     let pending =
         factors.into_iter().filter(|f| f.confirmed_at.is_none()).max_by_key(|f| (f.created_at, f.id.0));
