@@ -94,6 +94,36 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>() -> axum::Router<SharedS
         .route("/api/{*rest}", axum::routing::any(not_found))
 }
 
+/// The errors every route may answer, each an `application/problem+json` [`Problem`]: documented once,
+/// so the document holds every status the API sends.
+struct ApiErrors;
+
+impl utoipa::IntoResponses for ApiErrors {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        [
+            (400, "The body is not JSON"),
+            (401, "No valid API key"),
+            (404, "No such user in this account, or no such route"),
+            (409, "It clashes with what exists (a YubiKey registered to someone)"),
+            (413, "The body is larger than 64 KiB"),
+            (415, "The body is not application/json"),
+            (422, "A field is missing, unknown or malformed, or the request cannot be carried out"),
+            (429, "Too many wrong codes for this user: wait"),
+            (500, "Something failed on our side; the detail carries a reference for the logs"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+            let response =
+                ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build();
+            (status.to_string(), response.into())
+        })
+        .collect()
+    }
+}
+
 /// An error as `application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -264,12 +294,8 @@ pub struct VerifyAnswer {
     path = "/api/v1/verify",
     request_body = VerifyBody,
     responses(
+        ApiErrors,
         (status = 200, description = "The verdict", body = VerifyAnswer),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or malformed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn verify<S: Store, M: Mailer>(
@@ -311,8 +337,8 @@ pub struct UsersAnswer {
     get,
     path = "/api/v1/users",
     responses(
+        ApiErrors,
         (status = 200, description = "The users", body = UsersAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn users<S: Store, M: Mailer>(
@@ -379,8 +405,8 @@ pub struct AccountAnswer {
     get,
     path = "/api/v1/account",
     responses(
+        ApiErrors,
         (status = 200, description = "The account", body = AccountAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn account<S: Store, M: Mailer>(
@@ -420,9 +446,8 @@ pub struct AddUserAnswer {
     path = "/api/v1/users",
     request_body = AddUserBody,
     responses(
+        ApiErrors,
         (status = 202, description = "The e-mail went out", body = AddUserAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an address, or already a user here", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn add_user<S: Store, M: Mailer>(
@@ -460,11 +485,8 @@ pub struct StartTotpAnswer {
     params(("id" = i64, Path, description = "The user's id, from GET /api/v1/users")),
     request_body = StartTotpBody,
     responses(
+        ApiErrors,
         (status = 201, description = "A pending app", body = StartTotpAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "TOTP is off, or the user's current factor was not proven", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong codes", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn start_totp<S: Store, M: Mailer>(
@@ -502,10 +524,8 @@ pub struct ConfirmTotpAnswer {
     params(("id" = i64, Path, description = "The user's id")),
     request_body = ConfirmTotpBody,
     responses(
+        ApiErrors,
         (status = 200, description = "The app is the user's", body = ConfirmTotpAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A wrong or used code, or no pending app", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn confirm_totp<S: Store, M: Mailer>(
@@ -538,10 +558,8 @@ pub struct InvitationAnswer {
     path = "/api/v1/users/{id}/invitation",
     params(("id" = i64, Path, description = "The user's id")),
     responses(
+        ApiErrors,
         (status = 202, description = "The e-mail went out", body = InvitationAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "TOTP apps are not turned on", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn send_invitation<S: Store, M: Mailer>(
@@ -581,11 +599,8 @@ pub struct RegisterYubikeyAnswer {
     params(("id" = i64, Path, description = "The user's id")),
     request_body = RegisterYubikeyBody,
     responses(
+        ApiErrors,
         (status = 201, description = "The key is the user's", body = RegisterYubikeyAnswer),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key belongs to someone", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The OTP is not valid, YubiKeys are off, or the current factor was not proven", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn register_yubikey<S: Store, M: Mailer>(

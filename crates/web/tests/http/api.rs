@@ -253,3 +253,40 @@ async fn an_application_verifies_codes_through_the_json_api() {
     admin.post("/account/api-clients/revoke", &[("csrf", &page.csrf()), ("id", &id)]).await;
     assert_problem(&call(&app, "GET", "/api/v1/account", Some(&key), None).await, StatusCode::UNAUTHORIZED);
 }
+
+/// Schemathesis, generating requests from the OpenAPI document against a served router, finds no 5xx
+/// and no answer the document does not describe (status, content type, body schema).
+#[tokio::test(flavor = "multi_thread")]
+async fn schemathesis_finds_every_answer_in_the_document() {
+    let Some(python) = keyward_testkit::python_with("schemathesis") else { return };
+    let Some(app) = spawn_app("schemathesis").await else { return };
+    let mut admin = sign_up(&app, "ACME", "boss@acme.example").await;
+    let policy = [("totp", "on"), ("yubikey", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    admin.submit("/account/two-factor", "/account/two-factor", &policy).await;
+    add_user(&app, &mut admin, ALICE).await;
+    let made = admin.submit("/account/api-clients", "/account/api-clients", &[("name", "Fuzzer")]).await;
+    let key = made.element_text("api-key");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let service = app.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    let work = std::env::temp_dir().join(format!("keyward-schemathesis-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let schemathesis = python.with_file_name("schemathesis");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(schemathesis)
+            .current_dir(&work)
+            .arg("run")
+            .args([&format!("http://127.0.0.1:{port}/api/openapi.json"), "-H", &format!("Authorization: Bearer {key}")])
+            .args(["--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"])
+            .args(["--max-examples", "30", "--generation-database", "none", "--no-color", "--seed", "7"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("passed"), "{report}");
+}
