@@ -92,6 +92,16 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>() -> axum::Router<SharedS
             }),
         )
         .route("/api/{*rest}", axum::routing::any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "This route does not take that method. The routes and their methods are listed at {OPENAPI_PATH}."
+        ),
+    )
 }
 
 /// The errors every route may answer, each an `application/problem+json` [`Problem`]: documented once,

@@ -97,6 +97,8 @@ async fn an_application_verifies_codes_through_the_json_api() {
     .into();
     assert_eq!(routes, expected);
     assert_problem(&call(&app, "GET", "/api/v1/nothing-here", None, None).await, StatusCode::NOT_FOUND);
+    let wrong_method = call(&app, "DELETE", "/api/v1/users", None, None).await;
+    assert_problem(&wrong_method, StatusCode::METHOD_NOT_ALLOWED);
 
     // The admin makes a key on the API clients page; it is shown once.
     let made = admin.submit("/account/api-clients", "/account/api-clients", &[("name", "Billing app")]).await;
