@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,8 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::pages::{ClientOrigin, SharedState};
+use crate::proxies::TrustedProxies;
+use crate::session::CookiePolicy;
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
@@ -231,6 +233,24 @@ impl<S: Store, M: Mailer> FromRequestParts<SharedState<S, M>> for ApiCaller {
     }
 }
 
+/// Where an API request came from: the client's address (through trusted proxies), for the budgets and
+/// the audit log. A known-browser mark means nothing to an application, so none is read: the API always
+/// spends the budgets of an unknown client.
+pub struct ApiOrigin(pub Origin);
+
+impl<St: Send + Sync> FromRequestParts<St> for ApiOrigin
+where
+    CookiePolicy: FromRef<St>,
+    TrustedProxies: FromRef<St>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<ApiOrigin, Self::Rejection> {
+        let ClientOrigin(origin) = ClientOrigin::from_request_parts(parts, state).await?;
+        Ok(ApiOrigin(Origin { browser: None, ..origin }))
+    }
+}
+
 /// A JSON body: `Content-Type: application/json`, at most the body limit, every field known.
 pub struct ApiJson<T>(pub T);
 
@@ -310,11 +330,10 @@ pub struct VerifyAnswer {
 )]
 async fn verify<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    ClientOrigin(origin): ClientOrigin,
+    ApiOrigin(origin): ApiOrigin,
     ApiCaller(client): ApiCaller,
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<VerifyAnswer>, ApiError> {
-    let origin = Origin { browser: None, ..origin };
     let checked =
         usecase::verify_for_client(&state.services, &client, &body.email, &body.otp, &origin).await?;
     state.metrics.record_otp(checked.factor, checked.verdict);
@@ -462,7 +481,7 @@ pub struct AddUserAnswer {
 )]
 async fn add_user<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    ClientOrigin(origin): ClientOrigin,
+    ApiOrigin(origin): ApiOrigin,
     ApiCaller(client): ApiCaller,
     ApiJson(body): ApiJson<AddUserBody>,
 ) -> Result<(StatusCode, Json<AddUserAnswer>), ApiError> {
@@ -501,12 +520,11 @@ pub struct StartTotpAnswer {
 )]
 async fn start_totp<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    ClientOrigin(origin): ClientOrigin,
+    ApiOrigin(origin): ApiOrigin,
     ApiCaller(client): ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StartTotpBody>,
 ) -> Result<(StatusCode, Json<StartTotpAnswer>), ApiError> {
-    let origin = Origin { browser: None, ..origin };
     let current = body.current_otp.as_deref();
     let secret =
         usecase::start_totp_for_client(&state.services, &client, user_id(&id)?, current, &origin).await?;
@@ -540,7 +558,7 @@ pub struct ConfirmTotpAnswer {
 )]
 async fn confirm_totp<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    ClientOrigin(origin): ClientOrigin,
+    ApiOrigin(origin): ApiOrigin,
     ApiCaller(client): ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ConfirmTotpBody>,
@@ -574,7 +592,7 @@ pub struct InvitationAnswer {
 )]
 async fn send_invitation<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    ClientOrigin(origin): ClientOrigin,
+    ApiOrigin(origin): ApiOrigin,
     ApiCaller(client): ApiCaller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<InvitationAnswer>), ApiError> {
@@ -615,12 +633,11 @@ pub struct RegisterYubikeyAnswer {
 )]
 async fn register_yubikey<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    ClientOrigin(origin): ClientOrigin,
+    ApiOrigin(origin): ApiOrigin,
     ApiCaller(client): ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RegisterYubikeyBody>,
 ) -> Result<(StatusCode, Json<RegisterYubikeyAnswer>), ApiError> {
-    let origin = Origin { browser: None, ..origin };
     let current = body.current_otp.as_deref();
     let registered = usecase::register_yubikey_for_client(
         &state.services,

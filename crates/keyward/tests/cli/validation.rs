@@ -92,6 +92,26 @@ fn the_same_otp_and_nonce_again_is_a_replayed_request() {
     assert_eq!(status("zyxwvutsrqponmlkjihg"), "REPLAYED_OTP");
     let missing = get(server.port, "/wsapi/2.0/verify?otp=x").unwrap();
     assert!(missing.contains("status=MISSING_PARAMETER"), "{missing}");
+
+    // `timestamp=1` and `sl` are answered with the key's counters (`simulate`'s first touch after a
+    // plug-in is counter 1, use 0, its second use 1) and the sync level.
+    let next = touch(&dir);
+    let answer = get(
+        server.port,
+        &format!("/wsapi/2.0/verify?id={id}&otp={next}&nonce=timestampnonce1234&timestamp=1&sl=50"),
+    )
+    .unwrap();
+    for line in ["status=OK", "sessioncounter=1", "sessionuse=1", "sl=100"] {
+        assert!(answer.lines().any(|l| l == line), "{line} in {answer}");
+    }
+    assert!(answer.lines().any(|l| l.starts_with("timestamp=")), "{answer}");
+    // A line break in the otp is not echoed into the answer's lines: a clear BAD_OTP, not a failure.
+    let broken = get(
+        server.port,
+        &format!("/wsapi/2.0/verify?id={id}&otp=vvcccbdefghi%0Astatus=OK&nonce=abcdefghijklmnopqrst"),
+    )
+    .unwrap();
+    assert!(broken.contains("status=BAD_OTP") && !broken.contains("status=OK"), "{broken}");
 }
 
 #[test]

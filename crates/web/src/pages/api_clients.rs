@@ -71,6 +71,17 @@ async fn render<S: Store, M: Mailer>(
     })
 }
 
+/// The page again, with what was refused (422).
+async fn refused<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    failure: usecase::Failure,
+) -> AppResult<Response> {
+    let notice = notice_or_error(failure)?;
+    let page = render(state, visitor, Some(notice), Shown::default()).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
 pub async fn page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     SessionToken(token): SessionToken,
@@ -95,14 +106,7 @@ pub async fn create<S: Store, M: Mailer>(
             let shown = Shown { api: Some((made.client.name, made.key.as_str().to_owned())), yubico: None };
             Ok(render(&state, &visitor, None, shown).await?.into_response())
         }
-        Err(failure) => {
-            let notice = notice_or_error(failure)?;
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(&state, &visitor, Some(notice), Shown::default()).await?,
-            )
-                .into_response())
-        }
+        Err(failure) => refused(&state, &visitor, failure).await,
     }
 }
 
@@ -133,14 +137,7 @@ pub async fn create_yubico<S: Store, M: Mailer>(
             let shown = Shown { api: None, yubico: Some((client.id, key.to_base64().to_string())) };
             Ok(render(&state, &visitor, None, shown).await?.into_response())
         }
-        Err(failure) => {
-            let notice = notice_or_error(failure)?;
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(&state, &visitor, Some(notice), Shown::default()).await?,
-            )
-                .into_response())
-        }
+        Err(failure) => refused(&state, &visitor, failure).await,
     }
 }
 

@@ -16,7 +16,7 @@ use keyward_core::user::Role;
 use keyward_core::verdict::Verdict;
 use serde::Deserialize;
 
-use super::{ClientOrigin, SharedState, notice_or_error, safe_next, see_other, visitor};
+use super::{ClientOrigin, SharedState, after_answer, notice_or_error, safe_next, see_other, visitor};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice};
 use crate::metrics::{LoginResult, ThrottleBudget};
@@ -143,11 +143,8 @@ pub async fn sign_up<S: Store + 'static, M: Mailer + 'static>(
         Err(failure) => return Ok(sign_up_again(&state, &headers, form, notice_or_error(failure)?)),
     };
     let background = Arc::clone(&state);
-    tokio::spawn(async move {
-        if let Err(failure) = usecase::send_sign_up_mail(&background.services, pending).await {
-            let cause = crate::errors::cause_chain(&failure);
-            tracing::error!(%cause, "a sign-up e-mail could not be sent");
-        }
+    after_answer("a sign-up e-mail", async move {
+        usecase::send_sign_up_mail(&background.services, pending).await
     });
     Ok(MessagePage {
         layout: Layout::public("Check your e-mail"),
@@ -435,17 +432,8 @@ pub async fn forgot<S: Store + 'static, M: Mailer + 'static>(
     PreLoginForm(form): PreLoginForm<ForgotForm>,
 ) -> AppResult<Response> {
     let background = Arc::clone(&state);
-    tokio::spawn(async move {
-        match usecase::forgot_password(&background.services, &form.email).await {
-            Ok(()) => {}
-            Err(Failure::Throttled(seconds)) => {
-                tracing::info!(seconds, "a password reset was asked for again too soon: no e-mail sent");
-            }
-            Err(failure) => {
-                let cause = crate::errors::cause_chain(&failure);
-                tracing::error!(%cause, "a password reset could not be sent");
-            }
-        }
+    after_answer("a password reset", async move {
+        usecase::forgot_password(&background.services, &form.email).await
     });
     Ok(MessagePage {
         layout: Layout::public("Check your e-mail"),

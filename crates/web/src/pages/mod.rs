@@ -55,6 +55,26 @@ impl<S, M> FromRef<Arc<AppState<S, M>>> for TrustedProxies {
     }
 }
 
+/// Runs `work` on a task of its own, after the answer: for work whose timing would tell known addresses
+/// from unknown ones. A throttled attempt is noted; any other failure is logged with its cause.
+pub(crate) fn after_answer(
+    what: &'static str,
+    work: impl std::future::Future<Output = Result<(), Failure>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        match work.await {
+            Ok(()) => {}
+            Err(Failure::Throttled(seconds)) => {
+                tracing::info!(seconds, "{what}: asked again too soon, nothing sent")
+            }
+            Err(failure) => {
+                let cause = crate::errors::cause_chain(&failure);
+                tracing::error!(%cause, "{what} could not be sent");
+            }
+        }
+    });
+}
+
 /// A fully logged-in person, with what their pages need.
 pub struct Visitor {
     pub session: Session,

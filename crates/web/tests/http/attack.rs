@@ -6,7 +6,7 @@ use keyward_core::yubico::SoftwareKey;
 
 use crate::app::{Browser, TestApp, spawn_app};
 use crate::auth::{PASSWORD, account_in_store, log_in, sign_up};
-use crate::story::{imported_key, touch, user_id};
+use crate::story::{active_with_admin_key, touch};
 
 const ATTACKER: &str = "203.0.113.66";
 const OWNER: &str = "owner@acme.example";
@@ -87,27 +87,7 @@ async fn a_sustained_password_attack_never_keeps_the_owner_out() {
 #[tokio::test]
 async fn a_sustained_one_time_password_attack_never_keeps_the_owner_out() {
     let Some(app) = spawn_app("otpattack").await else { return };
-    let mut admin = sign_up(&app, "ACME", OWNER).await;
-    admin
-        .submit(
-            "/account/two-factor",
-            "/account/two-factor",
-            &[("yubikey", "on"), ("policy", "Call +45 33 12 34 56")],
-        )
-        .await;
-    let mut key = imported_key(&app, "vvcccccccccc", 3).await;
-    let owner_id = user_id(&app, OWNER).await;
-    let otp = touch(&mut key);
-    let registered = admin
-        .submit(
-            "/account/two-factor/yubikey",
-            "/account/two-factor/yubikey",
-            &[("user", &owner_id), ("otp", &otp)],
-        )
-        .await;
-    assert!(registered.contains("is registered"), "{}", registered.body);
-    let preview = admin.get("/account/two-factor/activate").await;
-    admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
+    let (_, mut key) = active_with_admin_key(&app, OWNER, "vvcccccccccc", 3).await;
 
     // The owner's browser completes a login once: password, then a touch.
     let mut owner = app.browser_at("198.51.100.5");

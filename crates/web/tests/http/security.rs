@@ -7,7 +7,7 @@ use keyward_core::user::Email;
 
 use crate::app::spawn_app;
 use crate::auth::{PASSWORD, log_in, sign_up};
-use crate::story::{imported_key, touch, user_id};
+use crate::story::active_with_admin_key;
 
 #[tokio::test]
 async fn forms_without_their_csrf_token_are_refused() {
@@ -84,29 +84,8 @@ async fn pages_carry_security_headers_and_health_and_metrics_answer() {
 #[tokio::test]
 async fn wrong_one_time_passwords_are_throttled_and_reported() {
     let Some(app) = spawn_app("otpthrottle").await else { return };
-    let mut admin = sign_up(&app, "ACME", "boss@acme.example").await;
-    admin
-        .submit(
-            "/account/two-factor",
-            "/account/two-factor",
-            &[("yubikey", "on"), ("policy", "Call +45 33 12 34 56")],
-        )
-        .await;
     // The boss has a factor, so guesses are checked (and counted) against it.
-    let mut key = imported_key(&app, "vvcccccccccc", 5).await;
-    let boss = user_id(&app, "boss@acme.example").await;
-    let registered = admin
-        .submit(
-            "/account/two-factor/yubikey",
-            "/account/two-factor/yubikey",
-            &[("user", &boss), ("otp", &touch(&mut key))],
-        )
-        .await;
-    assert!(registered.contains("is registered"), "{}", registered.body);
-    let mut admin = app.browser();
-    log_in(&mut admin, "boss@acme.example", PASSWORD).await;
-    let preview = admin.get("/account/two-factor/activate").await;
-    admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
+    active_with_admin_key(&app, "boss@acme.example", "vvcccccccccc", 5).await;
     let mut attacker = app.browser();
     assert_eq!(
         log_in(&mut attacker, "boss@acme.example", PASSWORD).await.location.as_deref(),

@@ -37,6 +37,29 @@ pub(crate) async fn imported_key(app: &TestApp, public_id: &str, seed: u8) -> So
     SoftwareKey::new(AesKey::from_bytes(aes), state)
 }
 
+/// Signs up an account whose admin `email` has an imported software YubiKey `public_id` (its secret from
+/// `seed`), with YubiKeys on and two-factor authentication active; the admin's browser and the key.
+pub(crate) async fn active_with_admin_key(
+    app: &TestApp,
+    email: &str,
+    public_id: &str,
+    seed: u8,
+) -> (Browser, SoftwareKey) {
+    let mut admin = sign_up(app, "ACME", email).await;
+    let settings = [("yubikey", "on"), ("policy", "Call +45 33 12 34 56")];
+    admin.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    let mut key = imported_key(app, public_id, seed).await;
+    let id = user_id(app, email).await;
+    let otp = touch(&mut key);
+    let registered = admin
+        .submit("/account/two-factor/yubikey", "/account/two-factor/yubikey", &[("user", &id), ("otp", &otp)])
+        .await;
+    assert!(registered.contains("is registered"), "{}", registered.body);
+    let preview = admin.get("/account/two-factor/activate").await;
+    admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
+    (admin, key)
+}
+
 pub(crate) fn rng(seed: u8) -> EntropyRng<'static> {
     EntropyRng(Box::leak(Box::new(TestEntropy::new(u64::from(seed)))))
 }
