@@ -3,6 +3,10 @@
 use crate::ids::{AccountId, UserId};
 use crate::{Error, UnixTime};
 
+/// The reserved account that operators (support staff) hang off. It is no customer's: no search lists it,
+/// and operators reach no account page (the web's role guards keep them to the support console).
+pub const OPERATORS_ACCOUNT: AccountId = AccountId(0);
+
 /// A customer account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

@@ -18,6 +18,7 @@
 //! | `actor`, `target`, `action` | each: its UTF-8 length as 8 bytes big-endian, then the UTF-8 bytes |
 //! | `ip` | `0x00` when absent; `0x01`, then length and bytes as above, when present |
 //! | `detail` | length and bytes as above |
+//! | `account` | nothing when absent (events written before accounts were recorded hash as they did); `0x01` and the id as 8 bytes big-endian when present |
 //!
 //! Every variable-length field carries its length, so no bytes can move from one field to the next
 //! without changing the hash, and an absent IP differs from an empty one. The first event has
@@ -61,6 +62,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::UnixTime;
+use crate::ids::AccountId;
 
 /// The `prev_hash` of the first event.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -89,6 +91,9 @@ pub struct NewAuditEvent {
     pub ip: Option<String>,
     /// Further details for a person reading the log.
     pub detail: String,
+    /// The customer account the event belongs to, for the account's own log; `None` for what concerns
+    /// no account (an operator added, a key rotated).
+    pub account: Option<AccountId>,
 }
 
 /// A stored audit event: the recorded fields, its number and its place in the hash chain.
@@ -108,6 +113,8 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Further details.
     pub detail: String,
+    /// The customer account it belongs to.
+    pub account: Option<AccountId>,
     /// The hash of the event before (all zeros for the first).
     pub prev_hash: [u8; 32],
     /// SHA-256 over this event's encoding (see the [module documentation](self)).
@@ -118,8 +125,9 @@ impl AuditEvent {
     /// Numbers and chains a new event behind the event with hash `prev_hash` (or [`GENESIS_HASH`] for
     /// `seq` 1).
     pub fn chain(new: NewAuditEvent, seq: u64, prev_hash: [u8; 32]) -> AuditEvent {
-        let NewAuditEvent { at, actor, target, action, ip, detail } = new;
-        let mut event = AuditEvent { seq, at, actor, target, action, ip, detail, prev_hash, hash: [0; 32] };
+        let NewAuditEvent { at, actor, target, action, ip, detail, account } = new;
+        let mut event =
+            AuditEvent { seq, at, actor, target, action, ip, detail, account, prev_hash, hash: [0; 32] };
         event.hash = event.compute_hash();
         event
     }
@@ -152,6 +160,10 @@ impl AuditEvent {
             }
         }
         update_field(&mut sha, &self.detail);
+        if let Some(account) = self.account {
+            sha.update([1u8]);
+            sha.update(account.0.to_be_bytes());
+        }
         sha.finalize().into()
     }
 }
@@ -426,6 +438,7 @@ mod tests {
             action: "2fa.activated".into(),
             ip: n.is_multiple_of(2).then(|| format!("192.0.2.{n}")),
             detail: format!("detail {n}"),
+            account: n.is_multiple_of(3).then_some(AccountId(n as i64)),
         }
     }
 
@@ -491,7 +504,7 @@ mod tests {
 
     #[test]
     fn each_edited_field_of_event_3_is_found() {
-        let edits: [fn(&mut AuditEvent); 8] = [
+        let edits: [fn(&mut AuditEvent); 10] = [
             |e| e.at = UnixTime(e.at.0 + 1),
             |e| e.actor.push('x'),
             |e| e.target = "user:999".into(),
@@ -499,6 +512,8 @@ mod tests {
             |e| e.ip = Some("198.51.100.1".into()),
             |e| e.ip = Some(String::new()),
             |e| e.detail.clear(),
+            |e| e.account = Some(AccountId(7)),
+            |e| e.account = None,
             |e| e.hash[0] ^= 1,
         ];
         for (index, edit) in edits.iter().enumerate() {
@@ -676,22 +691,24 @@ mod tests {
         let no_ip = AuditEvent::chain(NewAuditEvent { ip: None, ..new_event(1) }, 1, GENESIS_HASH);
         assert_ne!(empty_ip.hash, no_ip.hash);
         // The documented encoding, computed independently with Python's hashlib.
-        let event = AuditEvent::chain(
-            NewAuditEvent {
-                at: UnixTime(1_750_000_000),
-                actor: "admin@example.com".into(),
-                target: "user:42".into(),
-                action: "2fa.activated".into(),
-                ip: Some("192.0.2.1".into()),
-                detail: "ünïcode".into(),
-            },
-            7,
-            [0xAB; 32],
-        );
-        assert_eq!(hex::encode(event.hash), PINNED_HASH);
+        let pinned = NewAuditEvent {
+            at: UnixTime(1_750_000_000),
+            actor: "admin@example.com".into(),
+            target: "user:42".into(),
+            action: "2fa.activated".into(),
+            ip: Some("192.0.2.1".into()),
+            detail: "ünïcode".into(),
+            account: None,
+        };
+        let event = AuditEvent::chain(pinned.clone(), 7, [0xAB; 32]);
+        assert_eq!(hex::encode(event.hash), PINNED_HASH, "an event without an account hashes as before");
+        let with_account =
+            AuditEvent::chain(NewAuditEvent { account: Some(AccountId(3)), ..pinned }, 7, [0xAB; 32]);
+        assert_eq!(hex::encode(with_account.hash), PINNED_HASH_WITH_ACCOUNT);
     }
 
     const PINNED_HASH: &str = "90d7cab384c3b3bcae9bfc314b977a17acb3cd03ba5f2c2e12d73d174ce0c520";
+    const PINNED_HASH_WITH_ACCOUNT: &str = "bd0f62adf2c091815ebd4fa07a969ef517a6f5efba227ad3a7049c15f3de5904";
 
     proptest! {
         #[test]

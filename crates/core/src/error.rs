@@ -5,6 +5,8 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// Not an e-mail address as people type one.
+    #[error("{0:?} is not a date: write it as YYYY-MM-DD")]
+    InvalidDate(String),
     #[error("{0:?} is not an e-mail address")]
     InvalidEmail(String),
     /// A name (account, client) that is empty or too long.

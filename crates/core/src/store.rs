@@ -11,7 +11,7 @@ use crate::UnixTime;
 use crate::account::{Account, AccountName, Activation, DisablePolicy, Methods};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{ApiClient, YubicoClient};
-use crate::disable::{Decision, DisableRequest};
+use crate::disable::{Approval, Decision, DisableRequest};
 use crate::factor::{RecoveryCode, TotpFactor, Yubikey};
 use crate::ids::{AccountId, ApiClientId, DisableRequestId, FactorId, InvitationId, UserId};
 use crate::invitation::{Invitation, Purpose};
@@ -69,6 +69,13 @@ pub trait AccountStore {
         id: AccountId,
         activation: Option<Activation>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Customer accounts whose name contains `query` (ignoring case) or that have a user with exactly the
+    /// address `query`, by name, at most `limit`; never the operators' reserved account.
+    fn search_accounts(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Account>>> + Send;
 }
 
 /// People.
@@ -86,6 +93,8 @@ pub trait UserStore {
     /// The account's users, ordered by e-mail address.
     fn list_users(&self, account_id: AccountId) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
     fn set_password(&self, id: UserId, hash: &PasswordHash) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Takes the password away: nobody can log in as this person until a new one is set from a link.
+    fn clear_password(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// TOTP factors, YubiKeys and recovery codes.
@@ -257,19 +266,42 @@ pub trait DisableRequestStore {
         user_id: UserId,
         opened_by: UserId,
         reason: &str,
+        contact: &str,
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<DisableRequest>> + Send;
     fn find_disable_request(
         &self,
         id: DisableRequestId,
     ) -> impl Future<Output = StoreResult<Option<DisableRequest>>> + Send;
-    /// Open requests, oldest first.
-    fn open_disable_requests(&self) -> impl Future<Output = StoreResult<Vec<DisableRequest>>> + Send;
-    /// Records the decision, only if the request is still open.
+    /// Requests still open that were opened after `opened_after` (younger ones have not expired), oldest
+    /// first, across every account.
+    fn open_disable_requests(
+        &self,
+        opened_after: UnixTime,
+    ) -> impl Future<Output = StoreResult<Vec<DisableRequest>>> + Send;
+    /// Every request for a user of the account, newest first.
+    fn account_disable_requests(
+        &self,
+        account_id: AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<DisableRequest>>> + Send;
+    /// Records one operator's approval; false when this operator already approved this request.
+    fn add_disable_approval(
+        &self,
+        id: DisableRequestId,
+        approval: &Approval,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The approvals recorded for a request, oldest first.
+    fn disable_approvals(
+        &self,
+        id: DisableRequestId,
+    ) -> impl Future<Output = StoreResult<Vec<Approval>>> + Send;
+    /// Records the decision with one conditional update, only if the request is still open and was
+    /// opened after `opened_after` (not expired): of two operators deciding at once, one wins.
     fn decide_disable_request(
         &self,
         id: DisableRequestId,
         decision: &Decision,
+        opened_after: UnixTime,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
@@ -324,6 +356,29 @@ pub trait AuditStore {
     /// Every event in order, with the separately stored head (last seq, last hash) so that deleting the
     /// newest events shows; both read from one snapshot, so a concurrent append cannot look like tampering.
     fn audit_log(&self) -> impl Future<Output = StoreResult<AuditLog>> + Send;
+    /// One page of an account's events, newest first: those before `query.before` (a seq), matching the
+    /// filters, at most `query.limit`.
+    fn account_audit(
+        &self,
+        account_id: AccountId,
+        query: &AuditQuery,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+}
+
+/// Filters and the page of [`AuditStore::account_audit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events done by or concerning this user.
+    pub user: Option<UserId>,
+    /// Events whose action starts with this (`totp.` or `disable_request.approved`).
+    pub action: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<UnixTime>,
+    /// Events before this time.
+    pub until: Option<UnixTime>,
+    /// Events numbered below this (the previous page's last seq).
+    pub before: Option<u64>,
+    pub limit: u32,
 }
 
 /// The audit log as read in one snapshot.

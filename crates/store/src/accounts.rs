@@ -1,7 +1,7 @@
 //! Accounts, and the account-with-first-admin transaction of sign-up.
 
 use keyward_core::UnixTime;
-use keyward_core::account::{Account, AccountName, Activation, DisablePolicy, Methods};
+use keyward_core::account::{Account, AccountName, Activation, DisablePolicy, Methods, OPERATORS_ACCOUNT};
 use keyward_core::ids::{AccountId, UserId};
 use keyward_core::password::PasswordHash;
 use keyward_core::store::{AccountStore, StoreResult};
@@ -121,5 +121,35 @@ impl AccountStore for SqlStore {
                 .rows_affected()
         });
         if updated == 0 { Err(keyward_core::store::StoreError::Missing("the account")) } else { Ok(()) }
+    }
+
+    async fn search_accounts(&self, query: &str, limit: u32) -> StoreResult<Vec<Account>> {
+        // `%` and `_` in what was typed match themselves.
+        let escaped: String = query
+            .trim()
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let sql = concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id <> $1 AND (LOWER(name) LIKE $2 ESCAPE '\\' ",
+            "OR id IN (SELECT account_id FROM users WHERE email = $3)) ORDER BY LOWER(name), id LIMIT $4"
+        );
+        let rows: Vec<AccountRow> = with_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(OPERATORS_ACCOUNT.0)
+                .bind(format!("%{escaped}%"))
+                .bind(query.trim().to_lowercase())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(backend)?
+        });
+        rows.into_iter().map(AccountRow::into_account).collect()
     }
 }

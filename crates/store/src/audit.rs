@@ -3,7 +3,8 @@
 //! the transaction, so two nodes can never chain onto the same predecessor.
 
 use keyward_core::audit::{AuditEvent, NewAuditEvent};
-use keyward_core::store::{AuditLog, AuditStore, StoreError, StoreResult};
+use keyward_core::ids::AccountId;
+use keyward_core::store::{AuditLog, AuditQuery, AuditStore, StoreError, StoreResult};
 
 use crate::{SqlStore, backend, hash32, seconds, time, with_pool};
 
@@ -22,6 +23,7 @@ struct EventRow {
     action: String,
     ip: Option<String>,
     detail: String,
+    account_id: Option<i64>,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
 }
@@ -41,10 +43,17 @@ impl EventRow {
             action: self.action,
             ip: self.ip,
             detail: self.detail,
+            account: self.account_id.map(AccountId),
             prev_hash: hash32(&self.prev_hash)?,
             hash: hash32(&self.hash)?,
         })
     }
+}
+
+macro_rules! event_columns {
+    () => {
+        "seq, at, actor, target, action, ip, detail, account_id, prev_hash, hash"
+    };
 }
 
 impl AuditStore for SqlStore {
@@ -59,8 +68,8 @@ impl AuditStore for SqlStore {
             .map_err(backend)?;
             let chained = AuditEvent::chain(event, sequence(head.seq)?, hash32(&head.hash)?);
             sqlx::query(
-                "INSERT INTO audit_events (seq, at, actor, target, action, ip, detail, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO audit_events (seq, at, actor, target, action, ip, detail, account_id, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(head.seq)
             .bind(seconds(chained.at))
@@ -69,6 +78,7 @@ impl AuditStore for SqlStore {
             .bind(&chained.action)
             .bind(&chained.ip)
             .bind(&chained.detail)
+            .bind(chained.account.map(|id| id.0))
             .bind(chained.prev_hash.as_slice())
             .bind(chained.hash.as_slice())
             .execute(&mut *tx)
@@ -85,7 +95,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn audit_log(&self) -> StoreResult<AuditLog> {
-        let events_sql = "SELECT seq, at, actor, target, action, ip, detail, prev_hash, hash FROM audit_events ORDER BY seq";
+        let events_sql = concat!("SELECT ", event_columns!(), " FROM audit_events ORDER BY seq");
         let head_sql = "SELECT seq, hash FROM audit_head WHERE id = 1";
         // One read transaction: SQLite's WAL gives it a snapshot at its first read; PostgreSQL needs
         // REPEATABLE READ for both statements to see the same snapshot.
@@ -115,5 +125,33 @@ impl AuditStore for SqlStore {
                 .map(|head| Ok::<_, StoreError>((sequence(head.seq)?, hash32(&head.hash)?)))
                 .transpose()?,
         })
+    }
+
+    async fn account_audit(&self, account_id: AccountId, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM audit_events WHERE account_id = $1 ",
+            "AND ($2 IS NULL OR target = $2 OR target LIKE $3 OR actor LIKE $3) ",
+            "AND ($4 IS NULL OR substr(action, 1, length($4)) = $4) ",
+            "AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) AND ($7 IS NULL OR seq < $7) ",
+            "ORDER BY seq DESC LIMIT $8"
+        );
+        let user = query.user.map(|id| format!("user:{id}"));
+        let rows: Vec<EventRow> = with_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(account_id.0)
+                .bind(user.clone())
+                .bind(user.as_ref().map(|user| format!("{user}:%")))
+                .bind(query.action.clone())
+                .bind(query.from.map(seconds))
+                .bind(query.until.map(seconds))
+                .bind(query.before.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX)))
+                .bind(i64::from(query.limit))
+                .fetch_all(pool)
+                .await
+                .map_err(backend)?
+        });
+        rows.into_iter().map(EventRow::into_event).collect()
     }
 }

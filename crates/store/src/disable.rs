@@ -2,8 +2,8 @@
 //! same request at once cannot both decide it.
 
 use keyward_core::UnixTime;
-use keyward_core::disable::{Decision, DisableRequest};
-use keyward_core::ids::{DisableRequestId, UserId};
+use keyward_core::disable::{Approval, Decision, DisableRequest};
+use keyward_core::ids::{AccountId, DisableRequestId, UserId};
 use keyward_core::store::{DisableRequestStore, StoreResult};
 
 use crate::{SqlStore, backend, seconds, time, unique, with_pool};
@@ -14,6 +14,7 @@ struct DisableRequestRow {
     user_id: i64,
     opened_by: i64,
     reason: String,
+    contact: String,
     state: String,
     decided_by: Option<i64>,
     decided_how: Option<String>,
@@ -34,6 +35,7 @@ impl DisableRequestRow {
             user_id: UserId(self.user_id),
             opened_by: UserId(self.opened_by),
             reason: self.reason,
+            contact: self.contact,
             decision,
             created_at: time(self.created_at)?,
         })
@@ -43,13 +45,13 @@ impl DisableRequestRow {
 /// The columns [`DisableRequestRow`] reads, as a literal so that every statement is a `&'static str`.
 macro_rules! disable_request_columns {
     () => {
-        "id, user_id, opened_by, reason, state, decided_by, decided_how, decided_at, created_at"
+        "id, user_id, opened_by, reason, contact, state, decided_by, decided_how, decided_at, created_at"
     };
 }
 
 const INSERT_DISABLE_REQUEST: &str = concat!(
-    "INSERT INTO disable_requests (user_id, opened_by, reason, state, created_at) ",
-    "VALUES ($1, $2, $3, $4, $5) RETURNING ",
+    "INSERT INTO disable_requests (user_id, opened_by, reason, contact, state, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
     disable_request_columns!()
 );
 
@@ -59,8 +61,24 @@ const FIND_DISABLE_REQUEST: &str =
 const OPEN_DISABLE_REQUESTS: &str = concat!(
     "SELECT ",
     disable_request_columns!(),
-    " FROM disable_requests WHERE state = $1 ORDER BY created_at, id"
+    " FROM disable_requests WHERE state = $1 AND created_at > $2 ORDER BY created_at, id"
 );
+
+const ACCOUNT_DISABLE_REQUESTS: &str = concat!(
+    "SELECT ",
+    disable_request_columns!(),
+    " FROM disable_requests WHERE user_id IN (SELECT id FROM users WHERE account_id = $1) ",
+    "ORDER BY created_at DESC, id DESC"
+);
+
+#[derive(sqlx::FromRow)]
+struct ApprovalRow {
+    operator_id: i64,
+    contacted: String,
+    channel: String,
+    confirmed: String,
+    at: i64,
+}
 
 impl DisableRequestStore for SqlStore {
     async fn insert_disable_request(
@@ -68,6 +86,7 @@ impl DisableRequestStore for SqlStore {
         user_id: UserId,
         opened_by: UserId,
         reason: &str,
+        contact: &str,
         now: UnixTime,
     ) -> StoreResult<DisableRequest> {
         let row: DisableRequestRow = with_pool!(self, pool => {
@@ -75,6 +94,7 @@ impl DisableRequestStore for SqlStore {
                 .bind(user_id.0)
                 .bind(opened_by.0)
                 .bind(reason)
+                .bind(contact)
                 .bind(Decision::Open.state())
                 .bind(seconds(now))
                 .fetch_one(pool)
@@ -92,21 +112,76 @@ impl DisableRequestStore for SqlStore {
         row.map(DisableRequestRow::into_request).transpose()
     }
 
-    async fn open_disable_requests(&self) -> StoreResult<Vec<DisableRequest>> {
+    async fn open_disable_requests(&self, opened_after: UnixTime) -> StoreResult<Vec<DisableRequest>> {
         let rows: Vec<DisableRequestRow> = with_pool!(self, pool => {
-            sqlx::query_as(OPEN_DISABLE_REQUESTS).bind(Decision::Open.state()).fetch_all(pool).await.map_err(backend)?
+            sqlx::query_as(OPEN_DISABLE_REQUESTS)
+                .bind(Decision::Open.state())
+                .bind(seconds(opened_after))
+                .fetch_all(pool)
+                .await
+                .map_err(backend)?
         });
         rows.into_iter().map(DisableRequestRow::into_request).collect()
     }
 
-    async fn decide_disable_request(&self, id: DisableRequestId, decision: &Decision) -> StoreResult<bool> {
+    async fn account_disable_requests(&self, account_id: AccountId) -> StoreResult<Vec<DisableRequest>> {
+        let rows: Vec<DisableRequestRow> = with_pool!(self, pool => {
+            sqlx::query_as(ACCOUNT_DISABLE_REQUESTS).bind(account_id.0).fetch_all(pool).await.map_err(backend)?
+        });
+        rows.into_iter().map(DisableRequestRow::into_request).collect()
+    }
+
+    async fn add_disable_approval(&self, id: DisableRequestId, approval: &Approval) -> StoreResult<bool> {
+        let sql = "INSERT INTO disable_approvals (request_id, operator_id, contacted, channel, confirmed, at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id, operator_id) DO NOTHING";
+        let inserted = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(id.0)
+                .bind(approval.operator.0)
+                .bind(&approval.contacted)
+                .bind(&approval.channel)
+                .bind(&approval.confirmed)
+                .bind(seconds(approval.at))
+                .execute(pool)
+                .await
+                .map_err(unique("that approval"))?
+                .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+
+    async fn disable_approvals(&self, id: DisableRequestId) -> StoreResult<Vec<Approval>> {
+        let sql = "SELECT operator_id, contacted, channel, confirmed, at FROM disable_approvals \
+                   WHERE request_id = $1 ORDER BY at, operator_id";
+        let rows: Vec<ApprovalRow> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(id.0).fetch_all(pool).await.map_err(backend)?
+        });
+        rows.into_iter()
+            .map(|row| {
+                Ok(Approval {
+                    operator: UserId(row.operator_id),
+                    contacted: row.contacted,
+                    channel: row.channel,
+                    confirmed: row.confirmed,
+                    at: time(row.at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn decide_disable_request(
+        &self,
+        id: DisableRequestId,
+        decision: &Decision,
+        opened_after: UnixTime,
+    ) -> StoreResult<bool> {
         let (by, how, at) = match decision {
             Decision::Approved { by, how, at } | Decision::Denied { by, how, at } => (by, how, at),
             // "Open" is not a decision: nothing is recorded.
             Decision::Open => return Ok(false),
         };
         let sql = "UPDATE disable_requests SET state = $1, decided_by = $2, decided_how = $3, decided_at = $4 \
-                   WHERE id = $5 AND state = $6";
+                   WHERE id = $5 AND state = $6 AND created_at > $7";
         let updated = with_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(decision.state())
@@ -115,6 +190,7 @@ impl DisableRequestStore for SqlStore {
                 .bind(seconds(*at))
                 .bind(id.0)
                 .bind(Decision::Open.state())
+                .bind(seconds(opened_after))
                 .execute(pool)
                 .await
                 .map_err(backend)?

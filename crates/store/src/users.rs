@@ -101,4 +101,16 @@ impl UserStore for SqlStore {
         });
         if updated == 0 { Err(StoreError::Missing("the user")) } else { Ok(()) }
     }
+
+    async fn clear_password(&self, id: UserId) -> StoreResult<()> {
+        let updated = with_pool!(self, pool => {
+            sqlx::query("UPDATE users SET password_hash = NULL WHERE id = $1")
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        if updated == 0 { Err(StoreError::Missing("the user")) } else { Ok(()) }
+    }
 }

@@ -49,7 +49,16 @@ pub async fn create_api_client<S: Store, M: Mailer, H: PasswordHasher>(
         .store
         .insert_api_client(admin.account_id, name.as_str(), &key.hash(), services.now())
         .await?;
-    services.audit(&actor(admin), client_actor(&client), "api_client.created", origin, String::new()).await?;
+    services
+        .audit(
+            admin.account_id,
+            &actor(admin),
+            client_actor(&client),
+            "api_client.created",
+            origin,
+            String::new(),
+        )
+        .await?;
     Ok(NewApiClient { client, key })
 }
 
@@ -72,7 +81,16 @@ pub async fn revoke_api_client<S: Store, M: Mailer, H: PasswordHasher>(
     let clients = api_clients(services, admin).await?;
     let client = clients.into_iter().find(|client| client.id == id).ok_or(Failure::NotFound)?;
     services.store.delete_api_client(client.id).await?;
-    services.audit(&actor(admin), client_actor(&client), "api_client.revoked", origin, String::new()).await?;
+    services
+        .audit(
+            admin.account_id,
+            &actor(admin),
+            client_actor(&client),
+            "api_client.revoked",
+            origin,
+            String::new(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -241,7 +259,9 @@ pub async fn create_yubico_client<S: Store, M: Mailer, H: PasswordHasher>(
     )
     .await?;
     let target = format!("yubico_client:{}", client.id);
-    services.audit(&actor(admin), target, "yubico_client.added", origin, String::new()).await?;
+    services
+        .audit(admin.account_id, &actor(admin), target, "yubico_client.added", origin, String::new())
+        .await?;
     Ok((client, key))
 }
 
@@ -268,6 +288,8 @@ pub async fn remove_yubico_client<S: Store, M: Mailer, H: PasswordHasher>(
     }
     services.store.delete_yubico_client(id).await?;
     let target = format!("yubico_client:{id}");
-    services.audit(&actor(admin), target, "yubico_client.removed", origin, String::new()).await?;
+    services
+        .audit(admin.account_id, &actor(admin), target, "yubico_client.removed", origin, String::new())
+        .await?;
     Ok(())
 }

@@ -196,7 +196,7 @@ pub(crate) async fn bind_totp<S: Store, M: Mailer, H: PasswordHasher>(
     };
     services.mailer.send_later(mails::factor_changed(&user.email, change)).await?;
     let detail = format!("factor {}, replacing {replaced}", factor.id);
-    services.audit(by, format!("user:{}", user.id), "totp.enrolled", origin, detail).await?;
+    services.audit(user.account_id, by, format!("user:{}", user.id), "totp.enrolled", origin, detail).await?;
     Ok(recovery_codes)
 }
 
@@ -222,7 +222,7 @@ fn secret_of<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(EnrollmentSecret { uri, grouped })
 }
 
-fn recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) fn recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
 ) -> (Vec<String>, Vec<TokenHash>) {
     let mut rng = services.rng();

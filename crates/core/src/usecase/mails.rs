@@ -187,3 +187,112 @@ pub(crate) fn already_elsewhere(to: &Email, account: &str) -> Message {
         ],
     )
 }
+
+/// To each admin of an account when two-factor authentication is turned on or off.
+pub(crate) fn two_factor_switched(to: &Email, account: &str, by: &Email, on: bool) -> Message {
+    let (subject, line) = if on {
+        (
+            format!("Two-factor authentication is now on for {account}"),
+            format!(
+                "{by} activated two-factor authentication for {account}. From now on every login asks for a \
+                 one-time password after the password."
+            ),
+        )
+    } else {
+        (
+            format!("Two-factor authentication was turned off for {account}"),
+            format!(
+                "{by} deactivated two-factor authentication for {account}. Logins now need the password only."
+            ),
+        )
+    };
+    notice(to, &subject, &[&line, "If this was not expected, check with the other administrators now."])
+}
+
+/// To the person who asked, when a lost-device request is opened for them.
+pub(crate) fn disable_request_opened(to: &Email, contact: &str) -> Message {
+    notice(
+        to,
+        "We received your request to reset two-factor authentication",
+        &[
+            "A request to remove the second factor from your Keyward login was opened. Support will follow \
+             your company's policy before deciding: expect them to contact you or your administrator.",
+            &format!("You gave this way to reach you: {contact}"),
+            "If you did not ask for this, tell your administrator now: someone knows your password.",
+        ],
+    )
+}
+
+/// To the account's admins, when a lost-device request is opened for one of their users.
+pub(crate) fn disable_request_opened_admin(to: &Email, user: &Email, reason: &str) -> Message {
+    notice(
+        to,
+        &format!("{user} asked support to reset their two-factor authentication"),
+        &[
+            &format!(
+                "A request to remove the second factor of {user} was opened. The reason given: {reason}"
+            ),
+            "Support follows your account's policy for disabling two-factor authentication before deciding, \
+             and may contact you.",
+        ],
+    )
+}
+
+/// To the user whose factors were removed after an approved request or an admin's reset.
+pub(crate) fn factors_reset(to: &Email, enrollment_follows: bool) -> Message {
+    let next = if enrollment_follows {
+        "A separate e-mail brings a link to set up a new authenticator app."
+    } else {
+        "Ask your administrator to register a new YubiKey for you."
+    };
+    notice(
+        to,
+        "Your two-factor authentication was reset",
+        &[
+            "The second factors of your Keyward login (apps, YubiKeys and recovery codes) were removed, and \
+             you were logged out everywhere.",
+            next,
+            "If you did not ask for this, tell your administrator now.",
+        ],
+    )
+}
+
+/// To the account's admins, when support approved a request for one of their users.
+pub(crate) fn disable_request_approved_admin(to: &Email, user: &Email, how: &str) -> Message {
+    notice(
+        to,
+        &format!("Support reset the two-factor authentication of {user}"),
+        &[
+            &format!(
+                "Following your account's policy, support approved the request of {user}: their second \
+                 factors were removed and they must enroll again."
+            ),
+            &format!("How the policy was followed: {how}"),
+        ],
+    )
+}
+
+/// To the person who asked, and the account's admins, when a request was denied.
+pub(crate) fn disable_request_denied(to: &Email, user: &Email, why: &str) -> Message {
+    notice(
+        to,
+        &format!("The request to reset two-factor authentication for {user} was denied"),
+        &[
+            &format!("Support denied the request to remove the second factor of {user}. The reason: {why}"),
+            "Your second factor is still asked at every login. Talk to your administrator if you still need \
+             help.",
+        ],
+    )
+}
+
+/// To a user whose recovery codes were replaced.
+pub(crate) fn recovery_codes_replaced(to: &Email) -> Message {
+    notice(
+        to,
+        "New recovery codes for your Keyward login",
+        &[
+            "New recovery codes were made for your login; the old ones no longer work.",
+            "If this was not you, tell your administrator now.",
+        ],
+    )
+}

@@ -6,7 +6,9 @@ mod auth;
 mod enrollment;
 mod mails;
 mod people;
+mod security;
 mod signup;
+mod support;
 mod two_factor;
 mod validation;
 mod verify;
@@ -28,9 +30,18 @@ pub use people::{
     PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link, set_password,
     users_overview,
 };
+pub use security::{
+    AUDIT_PAGE, AuditFilter, AuditPage, account_audit_log, recovery_codes_left, regenerate_recovery_codes,
+    reset_user_factors,
+};
 pub use signup::{
     PendingSignUp, SIGN_UP_LINK_SECS, SignUpLink, confirm_sign_up, open_sign_up, request_sign_up,
     send_sign_up_mail,
+};
+pub use support::{
+    AccountFile, Approved, Evidence, OperatorState, RequestFile, account_file, add_operator, approve_request,
+    deny_request, disable_request, find_accounts, list_operators, open_request_for, open_requests,
+    remove_operator, request_disable,
 };
 pub use two_factor::{
     Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,
@@ -41,6 +52,7 @@ pub use verify::{Checked, SecondFactorOutcome, check_otp, prove_second_factor};
 
 use crate::UnixTime;
 use crate::audit::NewAuditEvent;
+use crate::ids::AccountId;
 use crate::mail::{MailError, Mailer};
 use crate::ports::{Clock, CloudValidator, CloudVerdict, Entropy, EntropyRng, PasswordHasher};
 use crate::seal::KeyRing;
@@ -96,8 +108,10 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
     }
 
     /// Appends an audit event; every 2FA state change, factor change and operator action goes through here.
+    /// `account` is the customer account the event belongs to, so its admins see it in their log.
     pub(crate) async fn audit(
         &self,
+        account: AccountId,
         actor: &str,
         target: String,
         action: &str,
@@ -111,6 +125,7 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
             action: action.to_owned(),
             ip: origin.ip.clone(),
             detail,
+            account: Some(account),
         };
         self.store.append_audit(event).await?;
         Ok(())

@@ -147,7 +147,14 @@ pub(crate) async fn add_user_as<S: Store, M: Mailer, H: PasswordHasher>(
         send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
     services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
     services
-        .audit(by, format!("user:{}:{}", user.id, user.email), "user.added", origin, String::new())
+        .audit(
+            account_id,
+            by,
+            format!("user:{}:{}", user.id, user.email),
+            "user.added",
+            origin,
+            String::new(),
+        )
         .await?;
     Ok(user.email)
 }
@@ -211,7 +218,14 @@ pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let action = if reset { "password.reset" } else { "password.set" };
     services
-        .audit(&actor(&link.user), format!("user:{}", link.user.id), action, origin, String::new())
+        .audit(
+            link.user.account_id,
+            &actor(&link.user),
+            format!("user:{}", link.user.id),
+            action,
+            origin,
+            String::new(),
+        )
         .await?;
     Ok(link.user)
 }

@@ -124,7 +124,14 @@ pub async fn confirm_sign_up<S: Store, M: Mailer, H: PasswordHasher>(
         Err(error) => return Err(error.into()),
     };
     services
-        .audit(&actor(&admin), format!("account:{}", account.id), "account.created", origin, String::new())
+        .audit(
+            account.id,
+            &actor(&admin),
+            format!("account:{}", account.id),
+            "account.created",
+            origin,
+            String::new(),
+        )
         .await?;
     let token = super::auth::start_session(services, &admin, Stage::Complete).await?;
     Ok(LoginOutcome { user: admin, token, stage: Stage::Complete })

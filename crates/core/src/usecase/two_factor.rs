@@ -26,7 +26,7 @@ pub(crate) async fn account_of<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)
 }
 
-fn require_fresh_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) fn require_fresh_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     session: &Session,
 ) -> Result<(), Failure> {
@@ -66,7 +66,14 @@ pub async fn configure_two_factor<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.update_two_factor_settings(account.id, methods, &policy).await?;
     let detail = format!("totp={} yubikey={}", methods.totp, methods.yubikey);
     services
-        .audit(&actor(admin), format!("account:{}", account.id), "two_factor.configured", origin, detail)
+        .audit(
+            account.id,
+            &actor(admin),
+            format!("account:{}", account.id),
+            "two_factor.configured",
+            origin,
+            detail,
+        )
         .await?;
     account_of(services, admin).await
 }
@@ -118,6 +125,7 @@ pub(crate) async fn send_enrollment_as<S: Store, M: Mailer, H: PasswordHasher>(
         email_enrollment(services, &account, user).await?;
         services
             .audit(
+                account.id,
                 by,
                 format!("user:{}:{}", user.id, user.email),
                 "totp.enrollment_sent",
@@ -129,7 +137,7 @@ pub(crate) async fn send_enrollment_as<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(users.len())
 }
 
-async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     account: &Account,
     user: &User,
@@ -196,7 +204,9 @@ pub(crate) async fn register_yubikey_as<S: Store, M: Mailer, H: PasswordHasher>(
         format!("Your administrator registered the YubiKey {} to your login.", key.public_id.as_str());
     services.mailer.send_later(mails::factor_changed(&user.email, &change)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
-    services.audit(by, target, "yubikey.registered", origin, key.public_id.as_str().to_owned()).await?;
+    services
+        .audit(account_id, by, target, "yubikey.registered", origin, key.public_id.as_str().to_owned())
+        .await?;
     Ok(key)
 }
 
@@ -219,7 +229,16 @@ pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     let change = format!("Your administrator removed the YubiKey {} from your login.", public_id.as_str());
     services.mailer.send_later(mails::factor_changed(&owner.email, &change)).await?;
     let target = format!("user:{}:{}", owner.id, owner.email);
-    services.audit(&actor(admin), target, "yubikey.removed", origin, public_id.as_str().to_owned()).await?;
+    services
+        .audit(
+            admin.account_id,
+            &actor(admin),
+            target,
+            "yubikey.removed",
+            origin,
+            public_id.as_str().to_owned(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -259,9 +278,20 @@ pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
             email_enrollment(services, &account, user).await?;
         }
     }
+    tell_admins(services, &account, |to| {
+        mails::two_factor_switched(to, account.name.as_str(), &admin.email, true)
+    })
+    .await?;
     let detail = format!("{} users without a factor", without.len());
     services
-        .audit(&actor(admin), format!("account:{}", account.id), "two_factor.activated", origin, detail)
+        .audit(
+            account.id,
+            &actor(admin),
+            format!("account:{}", account.id),
+            "two_factor.activated",
+            origin,
+            detail,
+        )
         .await?;
     Ok(without)
 }
@@ -281,8 +311,13 @@ pub async fn deactivate<S: Store, M: Mailer, H: PasswordHasher>(
         let keep = (user.id == admin.id).then_some(&session.id_hash);
         services.store.delete_sessions_of(user.id, keep).await?;
     }
+    tell_admins(services, &account, |to| {
+        mails::two_factor_switched(to, account.name.as_str(), &admin.email, false)
+    })
+    .await?;
     services
         .audit(
+            account.id,
             &actor(admin),
             format!("account:{}", account.id),
             "two_factor.deactivated",
@@ -290,5 +325,19 @@ pub async fn deactivate<S: Store, M: Mailer, H: PasswordHasher>(
             String::new(),
         )
         .await?;
+    Ok(())
+}
+
+/// Sends each admin of `account` the notice `message` makes for them, after the answer.
+pub(crate) async fn tell_admins<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account: &Account,
+    message: impl Fn(&crate::user::Email) -> crate::mail::Message,
+) -> Result<(), Failure> {
+    for admin in services.store.list_users(account.id).await? {
+        if admin.role == crate::user::Role::Admin {
+            services.mailer.send_later(message(&admin.email)).await?;
+        }
+    }
     Ok(())
 }

@@ -110,7 +110,14 @@ pub async fn check_otp<S: Store, M: Mailer, H: PasswordHasher>(
                 services.store.recovery_codes(user.id).await?.iter().filter(|c| c.used_at.is_none()).count();
             let target = format!("user:{}", user.id);
             services
-                .audit(&actor(user), target, "recovery_code.used", origin, format!("{remaining} left"))
+                .audit(
+                    user.account_id,
+                    &actor(user),
+                    target,
+                    "recovery_code.used",
+                    origin,
+                    format!("{remaining} left"),
+                )
                 .await?;
             services.mailer.send_later(mails::recovery_code_used(&user.email, remaining)).await?;
         }

@@ -78,6 +78,7 @@ async fn rotate(config: &Config) -> anyhow::Result<String> {
             action: "keys.rotated".into(),
             ip: None,
             detail: format!("{resealed} secrets re-sealed under key {current}"),
+            account: None,
         })
         .await?;
     Ok(format!("re-sealed {resealed} secrets under the new master key {current}; restart running nodes"))

@@ -165,6 +165,7 @@ async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String> {
             action: "yubikey.imported".into(),
             ip: None,
             detail: format!("{imported} keys from {}", args.file.display()),
+            account: None,
         })
         .await?;
     let mut summary = format!("imported {imported} YubiKey secrets");
@@ -240,6 +241,7 @@ async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<Strin
             action: action.into(),
             ip: None,
             detail,
+            account: None,
         })
         .await?;
     Ok(line)

@@ -6,7 +6,7 @@ use keyward_core::ids::{AccountId, UserId};
 use keyward_core::store::{AccountStore, StoreError, UserStore};
 use keyward_core::user::{Email, Role};
 
-use crate::harness::{NOW, TestDb, some_hash};
+use crate::harness::{self, NOW, TestDb, some_hash};
 
 async fn sign_up_creates_the_account_with_its_first_admin(db: &TestDb) {
     let store = &db.store;
@@ -72,7 +72,30 @@ async fn users_are_listed_by_account_and_get_passwords(db: &TestDb) {
     assert!(matches!(store.set_password(UserId(987_654), &some_hash()).await, Err(StoreError::Missing(_))));
 }
 
+async fn accounts_are_found_by_name_or_by_a_users_address(db: &TestDb) {
+    let (acme, _) = harness::account_with_user(&db.store, "Acme_Corp").await;
+    let (acme_eu, _) = harness::account_with_user(&db.store, "acme-europe").await;
+    let (other, _) = harness::account_with_user(&db.store, "Initech").await;
+    let ids =
+        |accounts: Vec<keyward_core::account::Account>| accounts.iter().map(|a| a.id).collect::<Vec<_>>();
+    let search = |query: &'static str| async move { ids(db.store.search_accounts(query, 10).await.unwrap()) };
+    let mut both = search("ACME").await;
+    both.sort();
+    assert_eq!(both, vec![acme.account_id, acme_eu.account_id], "part of the name, any case");
+    assert_eq!(search("initech-user@example.com").await, vec![other.account_id], "a user's exact address");
+    assert_eq!(search("initech-user@").await, Vec::new(), "addresses match only whole");
+    assert_eq!(search("e_c").await, vec![acme.account_id], "an underscore is itself, not any character");
+    assert_eq!(search("%").await, Vec::new(), "a percent sign is itself");
+    assert_eq!(search("support").await, Vec::new(), "the operators' account is never found");
+    assert_eq!(ids(db.store.search_accounts("a", 1).await.unwrap()).len(), 1, "at most the limit");
+
+    let (admin, _) = harness::account_with_user(&db.store, "clearing").await;
+    db.store.clear_password(admin.id).await.unwrap();
+    assert_eq!(db.store.find_user(admin.id).await.unwrap().unwrap().password_hash, None);
+}
+
 contract!(
+    accounts_are_found_by_name_or_by_a_users_address,
     sign_up_creates_the_account_with_its_first_admin,
     an_email_address_belongs_to_one_person,
     admins_configure_and_activate_two_factor_authentication,

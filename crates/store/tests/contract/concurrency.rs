@@ -78,6 +78,7 @@ async fn concurrent_audit_appends_form_one_chain(db: &TestDb) {
             action: "test.append".into(),
             ip: Some("192.0.2.1".into()),
             detail: String::new(),
+            account: None,
         };
         node.append_audit(event).await.is_ok()
     })
