@@ -34,6 +34,26 @@ pub enum Command {
     /// YubiKey OTP helpers.
     #[command(subcommand)]
     Yubikey(YubikeyCommand),
+    /// Support staff, who decide lost-device requests in the console at /support.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Make an operator (or let a removed one back in): prints a one-time set-up link. They choose a
+    /// password there, then set up an authenticator app at their first login at /support.
+    Add(OperatorArgs),
+    /// The operators, one per line: address, state, added.
+    List,
+    /// Take an operator's access away (password, factors, sessions, links); their decisions stay on record.
+    Remove(OperatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// The operator's e-mail address, their username.
+    pub email: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,20 +60,43 @@ pub const USERS_AND_SECURITY_PATH: &str = "/account/users";
 /// Where an account's admins make and revoke API keys.
 pub const API_CLIENTS_PATH: &str = "/account/api-clients";
 
+/// Where every account member sees their own factors and recovery codes.
+pub const MY_SECURITY_PATH: &str = "/account/security";
+/// Where an account's admins read its audit log.
+pub const AUDIT_LOG_PATH: &str = "/account/audit";
+/// The support console's start page.
+pub const SUPPORT_PATH: &str = "/support";
+
 impl SignedIn {
-    /// A user of a customer account: "Account" > "Users & Security", as the help article names them.
-    /// `current_path` is the path of the page being shown, to mark its link with `aria-current`.
-    pub fn account_member(email: impl Into<String>, csrf: String, current_path: &str) -> SignedIn {
+    /// A user of a customer account. Admins get "Account" > "Users & Security", as the help article names
+    /// them, the audit log and API clients; everyone gets "My security". `current_path` is the path of the
+    /// page being shown, to mark its link with `aria-current`.
+    pub fn account_member(
+        email: impl Into<String>,
+        csrf: String,
+        current_path: &str,
+        admin: bool,
+    ) -> SignedIn {
+        let mut links = Vec::new();
+        if admin {
+            links.push(NavLink::new("Users & Security", USERS_AND_SECURITY_PATH, current_path));
+            links.push(NavLink::new("Audit log", AUDIT_LOG_PATH, current_path));
+            links.push(NavLink::new("API clients", API_CLIENTS_PATH, current_path));
+        }
+        links.push(NavLink::new("My security", MY_SECURITY_PATH, current_path));
+        let href = if admin { USERS_AND_SECURITY_PATH } else { MY_SECURITY_PATH };
+        SignedIn { email: email.into(), csrf, nav: vec![NavGroup { label: "Account", href, links }] }
+    }
+
+    /// An operator: the support console only.
+    pub fn operator(email: impl Into<String>, csrf: String, current_path: &str) -> SignedIn {
         SignedIn {
             email: email.into(),
             csrf,
             nav: vec![NavGroup {
-                label: "Account",
-                href: USERS_AND_SECURITY_PATH,
-                links: vec![
-                    NavLink::new("Users & Security", USERS_AND_SECURITY_PATH, current_path),
-                    NavLink::new("API clients", API_CLIENTS_PATH, current_path),
-                ],
+                label: "Support",
+                href: SUPPORT_PATH,
+                links: vec![NavLink::new("Lost-device requests", SUPPORT_PATH, current_path)],
             }],
         }
     }
@@ -190,7 +213,7 @@ mod tests {
 
     #[test]
     fn signed_in_pages_show_account_users_and_security_and_a_protected_logout() {
-        let user = SignedIn::account_member("ada@example.com", "tok-123".into(), "/account/users/7");
+        let user = SignedIn::account_member("ada@example.com", "tok-123".into(), "/account/users/7", true);
         let layout =
             Layout::signed_in("Users & Security", user).with_notice(Notice::success("Changes saved."));
         let html = Page { layout, heading: "Users".into() }.render().unwrap();
@@ -205,6 +228,22 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("style="));
+    }
+
+    #[test]
+    fn each_role_sees_only_what_it_can_use() {
+        let labels = |signed_in: SignedIn| -> Vec<&'static str> {
+            signed_in.nav.iter().flat_map(|group| group.links.iter().map(|link| link.label)).collect()
+        };
+        let admin = SignedIn::account_member("a@example.com", String::new(), "/", true);
+        assert_eq!(labels(admin), ["Users & Security", "Audit log", "API clients", "My security"]);
+        let user = SignedIn::account_member("u@example.com", String::new(), "/", false);
+        assert_eq!(user.nav[0].href, MY_SECURITY_PATH);
+        assert_eq!(labels(user), ["My security"]);
+        assert_eq!(
+            labels(SignedIn::operator("o@example.com", String::new(), "/support")),
+            ["Lost-device requests"]
+        );
     }
 
     #[test]

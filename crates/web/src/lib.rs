@@ -15,6 +15,7 @@ use keyward_core::usecase::Services;
 pub mod api;
 pub mod assets;
 pub mod errors;
+pub mod guard;
 pub mod hasher;
 pub mod headers;
 pub mod layout;
@@ -26,7 +27,7 @@ pub mod request_id;
 pub mod session;
 
 use hasher::BlockingHasher;
-use pages::{account, api_clients, auth, enroll, two_factor, wsapi};
+use pages::{account, api_clients, auth, enroll, security, support, two_factor, wsapi};
 use session::CookiePolicy;
 
 /// What the handlers need from the process around them.
@@ -81,6 +82,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/signup/{token}", get(auth::sign_up_link::<S, M>).post(auth::confirm_sign_up::<S, M>))
         .route("/login", get(auth::login_page::<S, M>).post(auth::log_in::<S, M>))
         .route("/login/otp", get(auth::otp_page_get::<S, M>).post(auth::otp_submit::<S, M>))
+        .route(support::LOST_PATH, get(support::lost_page::<S, M>).post(support::lost::<S, M>))
         .route("/step-up", get(auth::step_up_page::<S, M>).post(auth::step_up_submit::<S, M>))
         .route("/logout", post(auth::log_out::<S, M>))
         .route("/password/forgot", get(auth::forgot_page::<S, M>).post(auth::forgot::<S, M>))
@@ -89,6 +91,10 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             layout::USERS_AND_SECURITY_PATH,
             get(account::users_page::<S, M>).post(account::add_user::<S, M>),
         )
+        .route("/account/users/reset", post(security::reset_factors::<S, M>))
+        .route(layout::MY_SECURITY_PATH, get(security::my_security::<S, M>))
+        .route("/account/security/recovery-codes", post(security::new_recovery_codes::<S, M>))
+        .route(layout::AUDIT_LOG_PATH, get(security::audit_log::<S, M>))
         .route(layout::API_CLIENTS_PATH, get(api_clients::page::<S, M>).post(api_clients::create::<S, M>))
         .route("/account/api-clients/revoke", post(api_clients::revoke::<S, M>))
         .route("/account/api-clients/yubico", post(api_clients::create_yubico::<S, M>))
@@ -117,6 +123,17 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/enroll/{token}", get(enroll::enroll_page::<S, M>))
         .route("/enroll/{token}/password", post(enroll::enroll_password::<S, M>))
         .route("/enroll/{token}/verify", post(enroll::enroll_verify::<S, M>))
+        .route(layout::SUPPORT_PATH, get(support::home::<S, M>))
+        .route(
+            guard::SUPPORT_LOGIN_PATH,
+            get(auth::support_login_page::<S, M>).post(auth::support_log_in::<S, M>),
+        )
+        .route(support::SETUP_PATH, get(support::setup_page::<S, M>).post(support::setup_verify::<S, M>))
+        .route("/support/accounts/{id}", get(support::account::<S, M>))
+        .route("/support/accounts/{id}/requests", post(support::open_request::<S, M>))
+        .route("/support/requests/{id}", get(support::request::<S, M>))
+        .route("/support/requests/{id}/approve", post(support::approve::<S, M>))
+        .route("/support/requests/{id}/deny", post(support::deny::<S, M>))
         .route(wsapi::VERIFY_PATH, get(wsapi::verify::<S, M>))
         .merge(api::router::<S, M>())
         .route("/healthz", get(healthz))

@@ -14,6 +14,20 @@ use crate::user::{Email, Role, User};
 /// The one message for a wrong e-mail address or a wrong password, so that neither is revealed.
 const WRONG_LOGIN: &str = "The e-mail address or the password is wrong.";
 
+/// Where a login happens: the account pages' login (users and admins) or the support console's
+/// (operators). A person at the wrong door gets the answer of a wrong password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    Account,
+    Support,
+}
+
+impl Door {
+    fn admits(self, role: Role) -> bool {
+        (role == Role::Operator) == (self == Door::Support)
+    }
+}
+
 /// A started session: the token for the cookie, and whether a second factor is still owed.
 #[derive(Debug)]
 pub struct LoginOutcome {
@@ -133,6 +147,7 @@ async fn needs_second_factor<S: Store>(store: &S, user: &User) -> Result<bool, F
 /// runs out, the owner is told by e-mail.
 pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
+    door: Door,
     email: &str,
     password: &str,
     origin: &Origin,
@@ -166,7 +181,7 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
         Err(_) => false,
     };
     let user = match user {
-        Some(user) if verified => user,
+        Some(user) if verified && door.admits(user.role) => user,
         user => {
             // An unknown browser that spends the free attempts of its address or of the shared budget
             // starts making people wait: the owner hears of it, at most once an hour.

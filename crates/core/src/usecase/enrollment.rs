@@ -83,7 +83,8 @@ pub async fn confirm_enrollment_password<S: Store, M: Mailer, H: PasswordHasher>
     otp: &str,
     origin: &Origin,
 ) -> Result<Token, Failure> {
-    let outcome = super::log_in(services, page.user.email.as_str(), password, origin).await?;
+    let outcome =
+        super::log_in(services, super::Door::Account, page.user.email.as_str(), password, origin).await?;
     if !page.has_factor {
         return Ok(outcome.token);
     }
@@ -211,7 +212,7 @@ pub(crate) async fn new_pending_totp<S: Store, M: Mailer, H: PasswordHasher>(
     secret_of(services, user, secret)
 }
 
-fn secret_of<S: Store, M: Mailer, H: PasswordHasher>(
+pub(crate) fn secret_of<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
     secret: Secret,

@@ -272,14 +272,19 @@ pub(crate) fn disable_request_approved_admin(to: &Email, user: &Email, how: &str
     )
 }
 
-/// To the person who asked, and the account's admins, when a request was denied.
+/// To the person whose factor it was (`user` themselves) or an admin of theirs, when a request was denied.
 pub(crate) fn disable_request_denied(to: &Email, user: &Email, why: &str) -> Message {
+    let subject = if to == user {
+        "Your request to reset two-factor authentication was denied".to_owned()
+    } else {
+        format!("Support denied the request of {user}")
+    };
     notice(
         to,
-        &format!("The request to reset two-factor authentication for {user} was denied"),
+        &subject,
         &[
             &format!("Support denied the request to remove the second factor of {user}. The reason: {why}"),
-            "Your second factor is still asked at every login. Talk to your administrator if you still need \
+            "The second factor is still asked at every login. Talk to your administrator if you still need \
              help.",
         ],
     )

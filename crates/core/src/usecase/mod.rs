@@ -21,14 +21,16 @@ pub use api::{
     remove_yubico_client, revoke_api_client, send_enrollment_for_client, start_totp_for_client,
     verify_for_client, yubico_clients,
 };
-pub use auth::{KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out};
+pub use auth::{
+    Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out,
+};
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
     finish_enrollment, may_bind, open_enrollment,
 };
 pub use people::{
     PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link, set_password,
-    users_overview,
+    user_overview, users_overview,
 };
 pub use security::{
     AUDIT_PAGE, AuditFilter, AuditPage, account_audit_log, recovery_codes_left, regenerate_recovery_codes,
@@ -40,8 +42,8 @@ pub use signup::{
 };
 pub use support::{
     AccountFile, Approved, Evidence, OperatorState, RequestFile, account_file, add_operator, approve_request,
-    deny_request, disable_request, find_accounts, list_operators, open_request_for, open_requests,
-    remove_operator, request_disable,
+    begin_operator_setup, deny_request, disable_request, find_accounts, finish_operator_setup,
+    list_operators, needs_operator_setup, open_request_for, open_requests, remove_operator, request_disable,
 };
 pub use two_factor::{
     Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,

@@ -54,6 +54,14 @@ pub async fn users_overview<S: Store, M: Mailer, H: PasswordHasher>(
     account_users(services, admin.account_id).await
 }
 
+/// The person's own two-factor state, for "My security".
+pub async fn user_overview<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<UserOverview, Failure> {
+    Ok(UserOverview { user: user.clone(), status: two_factor_status(services, user).await? })
+}
+
 /// An account's users, each with their two-factor state.
 pub(crate) async fn account_users<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,

@@ -4,18 +4,22 @@
 //! that person confirmed; a request for an account admin needs two operators; nobody approves a request
 //! they opened. Deciding is one conditional update, so a decided or expired request stays decided.
 
+use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, secret_of};
 use super::people::{account_users, send_link};
 use super::two_factor::{email_enrollment, tell_admins, user_in_account};
-use super::{Failure, Origin, Services, UserOverview, actor, mails};
+use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, UserOverview, actor, mails};
 use crate::account::{Account, OPERATORS_ACCOUNT};
 use crate::audit::AuditEvent;
 use crate::disable::{Approval, Decision, DisableRequest};
+use crate::factor::{TotpFactor, totp_seal_context};
 use crate::ids::{AccountId, DisableRequestId, UserId};
 use crate::invitation::Purpose;
 use crate::mail::Mailer;
+use crate::otp::Secret;
 use crate::ports::PasswordHasher;
 use crate::session::{Session, Stage};
 use crate::store::{AuditQuery, Store, StoreError};
+use crate::token::Token;
 use crate::user::{Email, Role, User};
 
 /// The longest reason, contact or piece of evidence kept.
@@ -468,4 +472,79 @@ pub(crate) async fn reset_factors_of<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let detail = format!("{removed} factors and codes removed");
     services.audit(account.id, by, actor(user), "factors.reset", origin, detail).await
+}
+
+/// An operator's first login: after the password, a session that owes its second factor and has none to
+/// give sets up an authenticator app here before the console opens. The pending app made in this session
+/// is shown again on reload.
+pub async fn begin_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    operator: &User,
+) -> Result<EnrollmentSecret, Failure> {
+    require_setup(services, session, operator).await?;
+    match pending_setup_factor(services, session, operator).await? {
+        Some(factor) => {
+            let secret = services.keys.open(&factor.secret, &totp_seal_context(operator.id))?;
+            secret_of(services, operator, Secret::from_bytes(&secret)?)
+        }
+        None => new_pending_totp(services, operator).await,
+    }
+}
+
+/// "Verify" on the operator's set-up page: the first code confirms the app, the session is complete, and
+/// the operator gets recovery codes, once.
+pub async fn finish_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    operator: &User,
+    typed: &str,
+    origin: &Origin,
+) -> Result<Enrolled, Failure> {
+    require_setup(services, session, operator).await?;
+    let factor = pending_setup_factor(services, session, operator)
+        .await?
+        .ok_or_else(|| Failure::Refused("Reload the page to get a QR code, then try again.".into()))?;
+    accept_first_code(services, operator, &factor, typed).await?;
+    let now = services.now();
+    let token = Token::generate(16, &mut services.rng());
+    if !services
+        .store
+        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
+        .await?
+    {
+        return Err(Failure::Refused("Your session ended. Log in again.".into()));
+    }
+    let recovery_codes =
+        bind_totp(services, operator, &factor, &actor(operator), origin, Some(&token.hash())).await?;
+    Ok(Enrolled { recovery_codes, token })
+}
+
+/// Whether this session is an operator's first login: the password proven, no factor to prove yet.
+pub async fn needs_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    user: &User,
+) -> Result<bool, Failure> {
+    Ok(session.stage == Stage::PasswordOnly
+        && session.user_id == user.id
+        && user.role == Role::Operator
+        && !services.has_working_factor(user).await?)
+}
+
+async fn require_setup<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    operator: &User,
+) -> Result<(), Failure> {
+    if needs_operator_setup(services, session, operator).await? { Ok(()) } else { Err(Failure::Forbidden) }
+}
+
+async fn pending_setup_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    operator: &User,
+) -> Result<Option<TotpFactor>, Failure> {
+    let factors = services.store.totp_factors(operator.id).await?;
+    Ok(factors.into_iter().find(|f| f.confirmed_at.is_none() && f.created_at >= session.created_at))
 }

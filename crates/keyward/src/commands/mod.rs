@@ -1,6 +1,7 @@
 //! One module per group of subcommands; `run` dispatches.
 
 mod maintenance;
+mod operator;
 mod otp;
 mod serve;
 mod yubikey;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(command) => maintenance::audit(&config()?, command),
         Command::Otp(command) => otp::run(command),
         Command::Yubikey(command) => yubikey::run(command, config),
+        Command::Operator(command) => operator::run(&config()?, command),
     }
 }
 

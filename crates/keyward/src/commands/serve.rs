@@ -10,8 +10,10 @@ use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 use keyward_core::ports::Entropy;
+use keyward_core::seal::KeyRing;
 use keyward_core::usecase::{Services, Settings};
 use keyward_mail::AnyMailer;
+use keyward_store::SqlStore;
 use keyward_web::AppState;
 use keyward_web::hasher::BlockingHasher;
 use keyward_web::metrics::{CountingMailer, Metrics};
@@ -42,30 +44,8 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 async fn run(config: Config) -> anyhow::Result<()> {
     let (store, keys, key_source) = super::open_with_keys(&config).await?;
     tracing::info!(backend = store.backend_name(), master_key = %key_source, "database ready");
-    let mailer = AnyMailer::from_config(
-        config.smtp_url.as_ref().map(|url| url.0.as_str()),
-        &config.data_dir.join("outbox"),
-        &config.mail_from,
-    )
-    .context("KEYWARD_SMTP_URL")?;
     let metrics = Arc::new(Metrics::default());
-    let mailer = CountingMailer::new(mailer, Arc::clone(&metrics));
-    let entropy: Arc<dyn Entropy> = Arc::new(adapters::OsEntropy);
-    let services = Services {
-        store: store.clone(),
-        mailer,
-        hasher: BlockingHasher::new(entropy.clone()),
-        keys,
-        settings: Settings {
-            public_url: config.public_url.clone(),
-            issuer: config.issuer.clone(),
-            enrollment_link_secs: config.enrollment_link.as_secs(),
-            password_link_secs: config.password_link.as_secs(),
-        },
-        clock: Arc::new(adapters::SystemClock),
-        cloud: yubicloud(&config, &entropy)?,
-        entropy,
-    };
+    let services = services(&config, store.clone(), keys, Arc::clone(&metrics))?;
     let mut state = AppState::new(services);
     state.metrics = Arc::clone(&metrics);
     state.request_timeout = config.request_timeout;
@@ -115,6 +95,38 @@ async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The use cases' services over the opened store: the configured mailer (counted in `metrics`), argon2 on
+/// blocking threads, the system clock and random generator, YubiCloud when configured.
+pub(crate) fn services(
+    config: &Config,
+    store: SqlStore,
+    keys: KeyRing,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Services<SqlStore, CountingMailer<AnyMailer>, BlockingHasher>> {
+    let mailer = AnyMailer::from_config(
+        config.smtp_url.as_ref().map(|url| url.0.as_str()),
+        &config.data_dir.join("outbox"),
+        &config.mail_from,
+    )
+    .context("KEYWARD_SMTP_URL")?;
+    let entropy: Arc<dyn Entropy> = Arc::new(adapters::OsEntropy);
+    Ok(Services {
+        store,
+        mailer: CountingMailer::new(mailer, metrics),
+        hasher: BlockingHasher::new(entropy.clone()),
+        keys,
+        settings: Settings {
+            public_url: config.public_url.clone(),
+            issuer: config.issuer.clone(),
+            enrollment_link_secs: config.enrollment_link.as_secs(),
+            password_link_secs: config.password_link.as_secs(),
+        },
+        clock: Arc::new(adapters::SystemClock),
+        cloud: yubicloud(config, &entropy)?,
+        entropy,
+    })
 }
 
 async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -11,10 +11,10 @@ use keyward_core::usecase::{self, TwoFactorStatus, UserOverview};
 use keyward_core::user::Role;
 use serde::Deserialize;
 
-use super::{ClientOrigin, SharedState, Visitor, notice_or_error, visitor};
+use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Notice, USERS_AND_SECURITY_PATH};
-use crate::session::{SessionForm, SessionToken};
+use crate::session::SessionForm;
 
 /// A user as the tables show them.
 pub struct UserRow {
@@ -66,6 +66,8 @@ struct UsersPage {
     account_name: String,
     active: bool,
     rows: Vec<UserRow>,
+    /// The admin's own id: "Reset 2FA" is for the others.
+    own_id: i64,
 }
 
 async fn render<S: Store, M: Mailer>(
@@ -86,14 +88,14 @@ async fn render<S: Store, M: Mailer>(
         account_name: account.name.as_str().to_owned(),
         active: account.activation.is_some(),
         rows: overview.iter().map(UserRow::from_overview).collect(),
+        own_id: visitor.user.id.0,
     })
 }
 
 pub async fn users_page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     Ok(render(&state, &visitor, None).await?.into_response())
 }
 
@@ -105,13 +107,27 @@ pub struct AddUserForm {
 pub async fn add_user<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<AddUserForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<AddUserForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let (status, notice) = match usecase::add_user(&state.services, &visitor.user, &form.email, &origin).await
     {
         Ok(email) => (StatusCode::OK, Notice::success(format!("We sent an e-mail to {email}."))),
         Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
     };
     Ok((status, render(&state, &visitor, Some(notice)).await?).into_response())
+}
+
+/// Users & Security with a notice (after "Reset 2FA"): 200 for news, 422 for a refusal.
+pub(crate) async fn users_page_with<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Notice,
+) -> AppResult<Response> {
+    let status = if notice.kind == crate::layout::NoticeKind::Error {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, render(state, visitor, Some(notice)).await?).into_response())
 }

@@ -12,10 +12,10 @@ use keyward_core::store::Store;
 use keyward_core::usecase;
 use serde::Deserialize;
 
-use super::{ClientOrigin, SharedState, Visitor, notice_or_error, visitor};
+use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error};
 use crate::errors::AppResult;
 use crate::layout::{API_CLIENTS_PATH, Notice};
-use crate::session::{SessionForm, SessionToken};
+use crate::session::SessionForm;
 
 pub struct ClientRow {
     pub id: i64,
@@ -84,9 +84,8 @@ async fn refused<S: Store, M: Mailer>(
 
 pub async fn page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     Ok(render(&state, &visitor, None, Shown::default()).await?.into_response())
 }
 
@@ -98,9 +97,9 @@ pub struct CreateForm {
 pub async fn create<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<CreateForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<CreateForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     match usecase::create_api_client(&state.services, &visitor.user, &form.name, &origin).await {
         Ok(made) => {
             let shown = Shown { api: Some((made.client.name, made.key.as_str().to_owned())), yubico: None };
@@ -118,9 +117,9 @@ pub struct RevokeForm {
 pub async fn revoke<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<RevokeForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<RevokeForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     usecase::revoke_api_client(&state.services, &visitor.user, ApiClientId(form.id), &origin).await?;
     let notice = Notice::success("The key was revoked: requests with it are refused from now on.");
     Ok(render(&state, &visitor, Some(notice), Shown::default()).await?.into_response())
@@ -129,9 +128,9 @@ pub async fn revoke<S: Store, M: Mailer>(
 pub async fn create_yubico<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<CreateForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<CreateForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     match usecase::create_yubico_client(&state.services, &visitor.user, &form.name, &origin).await {
         Ok((client, key)) => {
             let shown = Shown { api: None, yubico: Some((client.id, key.to_base64().to_string())) };
@@ -144,9 +143,9 @@ pub async fn create_yubico<S: Store, M: Mailer>(
 pub async fn remove_yubico<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<RevokeForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<RevokeForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     usecase::remove_yubico_client(&state.services, &visitor.user, form.id, &origin).await?;
     let notice = Notice::success("The client was removed: its requests are refused from now on.");
     Ok(render(&state, &visitor, Some(notice), Shown::default()).await?.into_response())

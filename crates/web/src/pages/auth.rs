@@ -11,14 +11,17 @@ use keyward_core::mail::Mailer;
 use keyward_core::session::Stage;
 use keyward_core::store::Store;
 use keyward_core::token::Token;
-use keyward_core::usecase::{self, Failure};
+use keyward_core::usecase::{self, Door, Failure};
 use keyward_core::user::Role;
-use keyward_core::verdict::Verdict;
+use keyward_core::verdict::{FactorKind, Verdict};
 use serde::Deserialize;
 
-use super::{ClientOrigin, SharedState, after_answer, notice_or_error, safe_next, see_other, visitor};
+use super::{
+    ClientOrigin, Member, SharedState, Visitor, after_answer, notice_or_error, safe_next, see_other,
+};
 use crate::errors::{AppError, AppResult};
-use crate::layout::{Layout, Notice};
+use crate::guard::SUPPORT_LOGIN_PATH;
+use crate::layout::{Layout, MY_SECURITY_PATH, Notice, SUPPORT_PATH};
 use crate::metrics::{LoginResult, ThrottleBudget};
 use crate::session::{PreLoginCsrf, PreLoginForm, SessionForm, SessionToken};
 
@@ -37,6 +40,23 @@ struct LoginPage {
     layout: Layout,
     csrf: String,
     email: String,
+    /// Where the form posts: `/login`, or the support console's login.
+    action: &'static str,
+    heading: &'static str,
+}
+
+impl LoginPage {
+    fn at(door: Door, csrf: String, email: String, notice: Option<Notice>) -> LoginPage {
+        let (action, heading) = match door {
+            Door::Account => ("/login", "Log in"),
+            Door::Support => (SUPPORT_LOGIN_PATH, "Support console"),
+        };
+        let mut layout = Layout::public(heading);
+        if let Some(notice) = notice {
+            layout = layout.with_notice(notice);
+        }
+        LoginPage { layout, csrf, email, action, heading }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -49,6 +69,8 @@ struct OtpPage {
     action: &'static str,
     button: &'static str,
     next: String,
+    /// The login's second step of an account member: "Lost your device?" and "Cancel".
+    lost: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -80,14 +102,14 @@ fn pre_login_csrf<S: Store, M: Mailer>(state: &SharedState<S, M>, headers: &Head
     PreLoginCsrf::for_request(&state.cookies, headers, &*state.services.entropy)
 }
 
-/// `/`: the signed-in person's start page, or the login page.
-pub async fn home<S: Store, M: Mailer>(
-    State(state): State<SharedState<S, M>>,
-    token: Option<SessionToken>,
+/// `/`: the signed-in person's start page, or the login page. Operators belong in the console.
+pub async fn home<S: Store + 'static, M: Mailer + 'static>(
+    _: State<SharedState<S, M>>,
+    member: Result<Member, AppError>,
 ) -> AppResult<Response> {
-    let Some(SessionToken(token)) = token else { return Ok(see_other("/login")) };
-    let visitor = match visitor(&state, token).await {
-        Ok(visitor) => visitor,
+    let visitor = match member {
+        Ok(Member(visitor)) => visitor,
+        Err(AppError::Forbidden) => return Ok(see_other(SUPPORT_PATH)),
         Err(AppError::Unauthenticated) => return Ok(see_other("/login")),
         Err(error) => return Err(error),
     };
@@ -98,7 +120,7 @@ pub async fn home<S: Store, M: Mailer>(
         layout: visitor.layout("Welcome", "/"),
         heading: "You are logged in".into(),
         paragraphs: vec![format!("You are logged in as {}.", visitor.user.email)],
-        link: None,
+        link: Some((MY_SECURITY_PATH.into(), "My security".into())),
     }
     .into_response())
 }
@@ -229,9 +251,20 @@ pub async fn login_page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     headers: HeaderMap,
 ) -> Response {
-    let csrf = pre_login_csrf(&state, &headers);
-    let page =
-        LoginPage { layout: Layout::public("Log in"), csrf: csrf.form_token.clone(), email: String::new() };
+    login_form(&state, &headers, Door::Account)
+}
+
+/// The support console's login: operators only, with the same two steps.
+pub async fn support_login_page<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+) -> Response {
+    login_form(&state, &headers, Door::Support)
+}
+
+fn login_form<S: Store, M: Mailer>(state: &SharedState<S, M>, headers: &HeaderMap, door: Door) -> Response {
+    let csrf = pre_login_csrf(state, headers);
+    let page = LoginPage::at(door, csrf.form_token.clone(), String::new(), None);
     (csrf, page).into_response()
 }
 
@@ -247,7 +280,26 @@ pub async fn log_in<S: Store, M: Mailer>(
     ClientOrigin(origin): ClientOrigin,
     PreLoginForm(form): PreLoginForm<LoginForm>,
 ) -> AppResult<Response> {
-    match usecase::log_in(&state.services, &form.email, &form.password, &origin).await {
+    password_step(&state, &headers, origin, form, Door::Account).await
+}
+
+pub async fn support_log_in<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    PreLoginForm(form): PreLoginForm<LoginForm>,
+) -> AppResult<Response> {
+    password_step(&state, &headers, origin, form, Door::Support).await
+}
+
+async fn password_step<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    headers: &HeaderMap,
+    origin: keyward_core::usecase::Origin,
+    form: LoginForm,
+    door: Door,
+) -> AppResult<Response> {
+    match usecase::log_in(&state.services, door, &form.email, &form.password, &origin).await {
         Ok(outcome) => {
             let complete = outcome.stage == Stage::Complete;
             state.metrics.record_login(if complete {
@@ -271,18 +323,14 @@ pub async fn log_in<S: Store, M: Mailer>(
                 state.metrics.record_throttled(ThrottleBudget::Password);
             }
             let notice = notice_or_error(failure)?;
-            let csrf = pre_login_csrf(&state, &headers);
-            let page = LoginPage {
-                layout: Layout::public("Log in").with_notice(notice),
-                csrf: csrf.form_token.clone(),
-                email: form.email,
-            };
+            let csrf = pre_login_csrf(state, headers);
+            let page = LoginPage::at(door, csrf.form_token.clone(), form.email, Some(notice));
             Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response())
         }
     }
 }
 
-fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String) -> OtpPage {
+fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String, operator: bool) -> OtpPage {
     if step_up {
         OtpPage {
             layout,
@@ -292,6 +340,7 @@ fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String) -> OtpPag
             action: "/step-up",
             button: "Continue",
             next,
+            lost: false,
         }
     } else {
         OtpPage {
@@ -302,6 +351,7 @@ fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String) -> OtpPag
             action: "/login/otp",
             button: "Log in",
             next,
+            lost: !operator,
         }
     }
 }
@@ -311,13 +361,17 @@ pub async fn otp_page_get<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     SessionToken(token): SessionToken,
 ) -> AppResult<Response> {
-    let (session, _) =
+    let (session, user) =
         usecase::current_session(&state.services, &token).await?.ok_or(AppError::Unauthenticated)?;
     if session.stage == Stage::Complete {
         return Ok(see_other("/"));
     }
+    if usecase::needs_operator_setup(&state.services, &session, &user).await? {
+        return Ok(see_other(super::support::SETUP_PATH));
+    }
     let csrf = crate::session::csrf_token(&token);
-    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new()).into_response())
+    let operator = user.role == Role::Operator;
+    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator).into_response())
 }
 
 #[derive(Deserialize)]
@@ -337,13 +391,12 @@ pub async fn otp_submit<S: Store, M: Mailer>(
 
 /// The step-up page before a sensitive change.
 pub async fn step_up_page<S: Store, M: Mailer>(
-    State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    _: State<SharedState<S, M>>,
+    Member(visitor): Member,
     Query(query): Query<NextQuery>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let layout = visitor.layout("Confirm it is you", "/step-up");
-    Ok(otp_page(layout, visitor.csrf(), true, safe_next(&query.next).to_owned()).into_response())
+    Ok(otp_page(layout, visitor.csrf(), true, safe_next(&query.next).to_owned(), false).into_response())
 }
 
 #[derive(Deserialize)]
@@ -371,6 +424,7 @@ async fn prove<S: Store, M: Mailer>(
     if step_up && session.stage != Stage::Complete {
         return Err(AppError::Unauthenticated);
     }
+    let operator = user.role == Role::Operator;
     let proven = usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await?;
     state.metrics.record_otp(proven.checked.factor, proven.checked.verdict);
     if proven.checked.verdict == Verdict::Throttled {
@@ -381,20 +435,37 @@ async fn prove<S: Store, M: Mailer>(
         (Some(token), _) => {
             let next = if step_up { safe_next(&form.next).to_owned() } else { "/".to_owned() };
             let mark = usecase::known_browser_mark(&state.services, &user)?;
-            Ok((state.cookies.start_session(&token), state.cookies.mark_browser(&mark), see_other(&next))
-                .into_response())
+            let cookies = (state.cookies.start_session(&token), state.cookies.mark_browser(&mark));
+            if proven.checked.factor != FactorKind::RecoveryCode {
+                return Ok((cookies, see_other(&next)).into_response());
+            }
+            // A recovery code: say how many are left, and where to make new ones.
+            let left = usecase::recovery_codes_left(&state.services, &user).await?;
+            let visitor = Visitor { session, user, token };
+            let page = MessagePage {
+                layout: visitor.layout("Recovery code used", "/"),
+                heading: "You used a recovery code".into(),
+                paragraphs: vec![
+                    format!("You have {left} recovery codes left. Each works once."),
+                    "If you lost your device, make new codes on My security, and ask your administrator \
+                     to set up your factor again."
+                        .into(),
+                ],
+                link: Some((next, "Continue".into())),
+            };
+            Ok((cookies, page).into_response())
         }
         (None, refusal) => {
             let failure = refusal.unwrap_or_else(|| Failure::Refused("Try again.".into()));
             let notice = notice_or_error(failure)?;
             let csrf = crate::session::csrf_token(&token);
             let layout = if step_up {
-                super::Visitor { session, user, token }.layout("Confirm it is you", "/step-up")
+                Visitor { session, user, token }.layout("Confirm it is you", "/step-up")
             } else {
                 Layout::public("One-time password")
             }
             .with_notice(notice);
-            let page = otp_page(layout, csrf, step_up, safe_next(&form.next).to_owned());
+            let page = otp_page(layout, csrf, step_up, safe_next(&form.next).to_owned(), operator);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

@@ -29,21 +29,24 @@ struct PasswordStep {
     owes_factor: bool,
 }
 
+/// The QR code and the secret of a new app, and "Verify" (posting to `action`).
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/enroll_qr.html")]
-struct QrStep {
-    layout: Layout,
-    csrf: String,
-    token: String,
-    qr_svg: String,
-    secret: String,
+pub(crate) struct QrStep {
+    pub layout: Layout,
+    pub csrf: String,
+    pub action: String,
+    pub qr_svg: String,
+    pub secret: String,
 }
 
+/// New recovery codes, shown once, and where to continue.
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/recovery_codes.html")]
-struct RecoveryCodes {
-    layout: Layout,
-    codes: Vec<String>,
+pub(crate) struct RecoveryCodes {
+    pub layout: Layout,
+    pub codes: Vec<String>,
+    pub next: &'static str,
 }
 
 const TITLE: &str = "Set up two-factor authentication";
@@ -61,7 +64,8 @@ async fn qr_step<S: Store, M: Mailer>(
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
     }
-    Ok(QrStep { layout, csrf: csrf_token(session_token), token: link, qr_svg, secret: secret.grouped })
+    let action = format!("/enroll/{link}/verify");
+    Ok(QrStep { layout, csrf: csrf_token(session_token), action, qr_svg, secret: secret.grouped })
 }
 
 fn password_step<S: Store, M: Mailer>(
@@ -165,6 +169,7 @@ pub async fn enroll_verify<S: Store, M: Mailer>(
             let codes = RecoveryCodes {
                 layout: Layout::public("Your recovery codes"),
                 codes: enrolled.recovery_codes,
+                next: "/",
             };
             Ok((state.cookies.start_session(&enrolled.token), codes).into_response())
         }

@@ -5,6 +5,8 @@ pub mod account;
 pub mod api_clients;
 pub mod auth;
 pub mod enroll;
+pub mod security;
+pub mod support;
 pub mod two_factor;
 pub mod wsapi;
 
@@ -14,18 +16,14 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use keyward_core::mail::Mailer;
-use keyward_core::session::{Session, Stage};
-use keyward_core::store::Store;
-use keyward_core::token::Token;
-use keyward_core::usecase::{self, Failure, Origin};
-use keyward_core::user::User;
+use keyward_core::usecase::{Failure, Origin};
 
 use crate::AppState;
-use crate::errors::{AppError, AppResult};
-use crate::layout::{Layout, Notice, SignedIn};
+use crate::errors::AppError;
+pub use crate::guard::{Member, Operator, SecondStep, Visitor};
+use crate::layout::Notice;
 use crate::proxies::TrustedProxies;
-use crate::session::{CookiePolicy, csrf_token};
+use crate::session::CookiePolicy;
 
 /// Where a request comes from, for throttles and the audit log: the client's address (the socket's
 /// peer, or what trusted proxies say it is, see [`TrustedProxies`]) and the browser's known-browser mark.
@@ -73,37 +71,6 @@ pub(crate) fn after_answer(
             }
         }
     });
-}
-
-/// A fully logged-in person, with what their pages need.
-pub struct Visitor {
-    pub session: Session,
-    pub user: User,
-    pub token: Token,
-}
-
-impl Visitor {
-    /// The layout of a page of theirs.
-    pub fn layout(&self, title: &str, path: &str) -> Layout {
-        Layout::signed_in(
-            title,
-            SignedIn::account_member(self.user.email.as_str(), csrf_token(&self.token), path),
-        )
-    }
-
-    pub fn csrf(&self) -> String {
-        csrf_token(&self.token)
-    }
-}
-
-/// Loads the session behind `token`. Sessions still owing their second factor only reach the second step.
-pub async fn visitor<S: Store, M: Mailer>(state: &AppState<S, M>, token: Token) -> AppResult<Visitor> {
-    let (session, user) =
-        usecase::current_session(&state.services, &token).await?.ok_or(AppError::Unauthenticated)?;
-    if session.stage != Stage::Complete {
-        return Err(AppError::Unauthenticated);
-    }
-    Ok(Visitor { session, user, token })
 }
 
 /// How a use case's refusal reaches the person.

@@ -14,10 +14,10 @@ use keyward_core::usecase::{self, Failure, Recipients};
 use serde::Deserialize;
 
 use super::account::UserRow;
-use super::{ClientOrigin, SharedState, Visitor, notice_or_error, see_other, step_up, visitor};
+use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error, see_other, step_up};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice};
-use crate::session::{SessionForm, SessionToken};
+use crate::session::SessionForm;
 
 const SETTINGS: &str = "/account/two-factor";
 const TOTP: &str = "/account/two-factor/totp";
@@ -103,9 +103,8 @@ async fn settings_page<S: Store, M: Mailer>(
 
 pub async fn settings<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     Ok(settings_page(&state, &visitor, None, None).await?.into_response())
 }
 
@@ -121,9 +120,9 @@ pub struct SettingsForm {
 pub async fn save_settings<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<SettingsForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<SettingsForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let methods = Methods { totp: form.totp.is_some(), yubikey: form.yubikey.is_some() };
     let saved = usecase::configure_two_factor(
         &state.services,
@@ -176,9 +175,8 @@ async fn totp_page<S: Store, M: Mailer>(
 
 pub async fn totp<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     totp_page(&state, &visitor, None).await
 }
 
@@ -190,9 +188,9 @@ pub struct SendForm {
 pub async fn send_enrollment<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<SendForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<SendForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let recipients = match form.user.as_str() {
         "all" => Recipients::NotEnrolled,
         id => Recipients::One(UserId(id.parse().map_err(|_| AppError::bad_request("Choose a user."))?)),
@@ -228,9 +226,8 @@ async fn yubikey_page<S: Store, M: Mailer>(
 
 pub async fn yubikey<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     yubikey_page(&state, &visitor, None, StatusCode::OK).await
 }
 
@@ -243,9 +240,9 @@ pub struct RegisterForm {
 pub async fn register_yubikey<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<RegisterForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<RegisterForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let registered = usecase::register_yubikey(
         &state.services,
         &visitor.user,
@@ -276,9 +273,9 @@ pub struct RemoveForm {
 pub async fn remove_yubikey<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, form }: SessionForm<RemoveForm>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<RemoveForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     match usecase::remove_yubikey(&state.services, &visitor.user, &visitor.session, &form.public_id, &origin)
         .await
     {
@@ -293,9 +290,8 @@ pub async fn remove_yubikey<S: Store, M: Mailer>(
 
 pub async fn activate_page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let without = usecase::activation_preview(&state.services, &visitor.user).await?;
     let mut paragraphs = vec![
         "From now on every login of the account's users asks for a one-time password after the password."
@@ -325,9 +321,9 @@ pub struct ConfirmForm {}
 pub async fn activate<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, .. }: SessionForm<ConfirmForm>,
+    Member(visitor): Member,
+    _: SessionForm<ConfirmForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     let notice = match usecase::activate(&state.services, &visitor.user, &origin).await {
         Ok(_) => Notice::success("Two-factor authentication is active."),
         Err(failure) => notice_or_error(failure)?,
@@ -337,9 +333,8 @@ pub async fn activate<S: Store, M: Mailer>(
 
 pub async fn deactivate_page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
-    SessionToken(token): SessionToken,
+    Member(visitor): Member,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     account(&state, &visitor).await?;
     if !visitor.session.has_fresh_second_factor(state.services.clock.now()) {
         return Ok(step_up(DEACTIVATE));
@@ -360,9 +355,9 @@ pub async fn deactivate_page<S: Store, M: Mailer>(
 pub async fn deactivate<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
-    SessionForm { token, .. }: SessionForm<ConfirmForm>,
+    Member(visitor): Member,
+    _: SessionForm<ConfirmForm>,
 ) -> AppResult<Response> {
-    let visitor = visitor(&state, token).await?;
     match usecase::deactivate(&state.services, &visitor.user, &visitor.session, &origin).await {
         Ok(()) => Ok(settings_page(
             &state,

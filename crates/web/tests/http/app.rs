@@ -147,6 +147,27 @@ impl TestApp {
         }
     }
 
+    /// `keyward operator add EMAIL`: the set-up link's path.
+    pub async fn add_operator(&self, email: &str) -> String {
+        let seed = email.bytes().fold(1000u64, |seed, b| seed.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy::new(seed));
+        let mailer =
+            SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}?tls=none", self.sink.port), "k@localhost")
+                .unwrap();
+        let services = Services {
+            store: self.store.clone(),
+            mailer: AnyMailer::Smtp(mailer),
+            hasher: BlockingHasher::new(entropy.clone()),
+            keys: KeyRing::parse(&self.keys.to_text()).unwrap(),
+            settings: Settings { public_url: "http://keyward.test".into(), ..Settings::default() },
+            clock: self.clock.clone(),
+            entropy,
+            cloud: None,
+        };
+        let link = keyward_core::usecase::add_operator(&services, email).await.unwrap();
+        link.strip_prefix("http://keyward.test").unwrap().to_owned()
+    }
+
     pub fn advance(&self, seconds: u64) {
         self.clock.0.fetch_add(seconds, Ordering::SeqCst);
     }

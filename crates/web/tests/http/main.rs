@@ -12,3 +12,4 @@ mod operations;
 mod rebinding;
 mod security;
 mod story;
+mod support;

@@ -260,7 +260,10 @@ async fn the_help_article_story() {
         line.strip_prefix(r#"keyward_otp_verifications_total{factor="totp",result="replayed"} "#)
     });
     assert!(replays.is_some_and(|count| count != "0"), "replays are counted as such: {metrics}");
-    assert_eq!(second_step(&mut again, &recovery[0]).await.location.as_deref(), Some("/"), "a recovery code");
+    let with_code = second_step(&mut again, &recovery[0]).await;
+    assert_eq!(with_code.status, StatusCode::OK, "a recovery code: {}", with_code.body);
+    assert!(with_code.contains("You have 9 recovery codes left."), "the count is shown: {}", with_code.body);
+    assert!(again.get("/account/security").await.contains("<strong>9</strong> unused recovery codes"));
     assert!(app.received("alice@acme.example", "recovery code").await);
 
     // Bob logs in with a touch; the same OTP again is refused.

@@ -1,0 +1,201 @@
+//! "My security" for every account member (recovery codes left, new codes after a step-up), and the
+//! admin's audit log and "Reset 2FA" for another user.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keyward_core::ids::UserId;
+use keyward_core::mail::Mailer;
+use keyward_core::store::Store;
+use keyward_core::usecase::{self, AuditFilter, Failure, TwoFactorStatus};
+use serde::Deserialize;
+
+use super::account::UserRow;
+use super::enroll::RecoveryCodes;
+use super::support::EventRow;
+use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error, step_up};
+use crate::errors::AppResult;
+use crate::layout::{AUDIT_LOG_PATH, MY_SECURITY_PATH, Notice, USERS_AND_SECURITY_PATH};
+use crate::session::SessionForm;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/security.html")]
+struct SecurityPage {
+    layout: crate::layout::Layout,
+    csrf: String,
+    email: String,
+    status: String,
+    codes_left: usize,
+}
+
+/// "My security": the person's factors and how many recovery codes are left.
+pub async fn my_security<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    Member(visitor): Member,
+) -> AppResult<Response> {
+    Ok(render(&state, &visitor, None).await?.into_response())
+}
+
+async fn render<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+) -> AppResult<SecurityPage> {
+    let overview = usecase::user_overview(&state.services, &visitor.user).await?;
+    let status = match overview.status {
+        TwoFactorStatus::Enrolled { .. } => UserRow::from_overview(&overview).status,
+        _ => "none yet".into(),
+    };
+    let mut layout = visitor.layout("My security", MY_SECURITY_PATH);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    Ok(SecurityPage {
+        layout,
+        csrf: visitor.csrf(),
+        email: visitor.user.email.to_string(),
+        status,
+        codes_left: usecase::recovery_codes_left(&state.services, &visitor.user).await?,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Nothing {}
+
+/// "Generate new codes": after a step-up, ten new codes replace the old, shown once.
+pub async fn new_recovery_codes<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    _: SessionForm<Nothing>,
+) -> AppResult<Response> {
+    match usecase::regenerate_recovery_codes(&state.services, &visitor.user, &visitor.session, &origin).await
+    {
+        Ok(codes) => Ok(RecoveryCodes {
+            layout: visitor.layout("Your recovery codes", MY_SECURITY_PATH),
+            codes,
+            next: MY_SECURITY_PATH,
+        }
+        .into_response()),
+        Err(Failure::StepUpRequired) => Ok(step_up(MY_SECURITY_PATH)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &visitor, Some(notice)).await?)
+                .into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audit.html")]
+struct AuditPage {
+    layout: crate::layout::Layout,
+    /// (id, address, selected) of each user, for the filter.
+    users: Vec<(i64, String, bool)>,
+    action: String,
+    from: String,
+    to: String,
+    events: Vec<EventRow>,
+    /// The link to the next (older) page.
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditParams {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    before: String,
+}
+
+/// The account's audit log, for its admins: filtered by user, action and dates, a page at a time.
+pub async fn audit_log<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    Member(visitor): Member,
+    Query(params): Query<AuditParams>,
+) -> AppResult<Response> {
+    let user = params.user.trim().parse().ok().map(UserId);
+    let filter = AuditFilter {
+        user,
+        action: params.action.clone(),
+        from: params.from.clone(),
+        to: params.to.clone(),
+        before: params.before.trim().parse().ok(),
+    };
+    let (status, page, notice) =
+        match usecase::account_audit_log(&state.services, &visitor.user, &filter).await {
+            Ok(page) => (StatusCode::OK, page, None),
+            Err(failure) => {
+                let notice = notice_or_error(failure)?;
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    usecase::AuditPage { events: Vec::new(), next: None },
+                    Some(notice),
+                )
+            }
+        };
+    let overview = usecase::users_overview(&state.services, &visitor.user).await?;
+    let next = page.next.map(|before| {
+        let query = serde_urlencoded::to_string([
+            ("user", params.user.as_str()),
+            ("action", params.action.as_str()),
+            ("from", params.from.as_str()),
+            ("to", params.to.as_str()),
+            ("before", before.to_string().as_str()),
+        ])
+        .unwrap_or_default();
+        format!("{AUDIT_LOG_PATH}?{query}")
+    });
+    let mut layout = visitor.layout("Audit log", AUDIT_LOG_PATH);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    let page = AuditPage {
+        layout,
+        users: overview
+            .iter()
+            .map(|row| (row.user.id.0, row.user.email.to_string(), Some(row.user.id) == user))
+            .collect(),
+        action: params.action,
+        from: params.from,
+        to: params.to,
+        events: page.events.iter().map(EventRow::of).collect(),
+        next,
+    };
+    Ok((status, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    user_id: String,
+}
+
+/// "Reset 2FA" for another user of the account, after the admin's own step-up.
+pub async fn reset_factors<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<ResetForm>,
+) -> AppResult<Response> {
+    let user_id = UserId(form.user_id.trim().parse().map_err(|_| crate::errors::AppError::NotFound)?);
+    let notice =
+        match usecase::reset_user_factors(&state.services, &visitor.user, &visitor.session, user_id, &origin)
+            .await
+        {
+            Ok(user) => Notice::success(format!(
+                "The second factors of {} were removed; they were logged out and e-mailed.",
+                user.email
+            )),
+            Err(Failure::StepUpRequired) => return Ok(step_up(USERS_AND_SECURITY_PATH)),
+            Err(failure) => notice_or_error(failure)?,
+        };
+    super::account::users_page_with(&state, &visitor, notice).await
+}
