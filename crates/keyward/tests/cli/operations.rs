@@ -410,3 +410,30 @@ fn the_example_configuration_is_accepted_as_it_is() {
     assert!(shown.contains("public_url = https://2fa.example.com"), "{shown}");
     assert!(shown.contains("log_format = json"), "{shown}");
 }
+
+#[test]
+fn operators_are_added_listed_and_removed_from_the_command_line() {
+    let dir = scratch("operators");
+    let added = tools::stdout_of(keyward(&dir).args(["operator", "add", "Olga@Support.example"]));
+    assert!(
+        added.contains("one-time set-up link (valid 72 hours): http://127.0.0.1:8080/password/"),
+        "{added}"
+    );
+    let listed = tools::stdout_of(keyward(&dir).args(["operator", "list"]));
+    assert!(listed.starts_with("olga@support.example\tsetting up\t"), "{listed}");
+    let twice = stderr_of_failure(keyward(&dir).args(["operator", "add", "olga@support.example"]));
+    assert!(twice.contains("olga@support.example is already an operator."), "{twice}");
+    let not_an_address = stderr_of_failure(keyward(&dir).args(["operator", "add", "olga"]));
+    assert!(not_an_address.contains("is not an e-mail address"), "{not_an_address}");
+
+    let removed = tools::stdout_of(keyward(&dir).args(["operator", "remove", "olga@support.example"]));
+    assert!(removed.contains("olga@support.example can no longer log in"), "{removed}");
+    let listed = tools::stdout_of(keyward(&dir).args(["operator", "list"]));
+    assert!(listed.starts_with("olga@support.example\tremoved\t"), "{listed}");
+    let unknown = stderr_of_failure(keyward(&dir).args(["operator", "remove", "nobody@support.example"]));
+    assert!(unknown.contains("There is no operator nobody@support.example."), "{unknown}");
+    let back = tools::stdout_of(keyward(&dir).args(["operator", "add", "olga@support.example"]));
+    assert!(back.contains("/password/"), "a removed operator can be let back in: {back}");
+    let audit = tools::stdout_of(keyward(&dir).args(["audit", "verify"]));
+    assert!(audit.contains("3 events"), "added, removed, added again, on an intact chain: {audit}");
+}

@@ -313,3 +313,171 @@ async fn log_in_operator(app: &TestApp, email: &str, totp: &Totp) -> Browser {
     );
     browser
 }
+
+#[tokio::test]
+async fn each_role_reaches_only_its_own_routes() {
+    let Some(app) = spawn_app("support-matrix").await else { return };
+    let (mut boss, alices_app, _) = acme(&app).await;
+    let mut alice = app.browser();
+    log_in_with(&app, &mut alice, ALICE, &alices_app).await;
+    let mut other_admin = sign_up(&app, "Initech", "peter@initech.example").await;
+    let (mut olga, _) = operator(&app, "olga@support.example").await;
+    let acme_id = account_of(&app, BOSS).await;
+    let alice_id = user_id(&app, ALICE).await;
+
+    // A request to look at and to act on.
+    let mut asking = app.browser();
+    log_in(&mut asking, ALICE, PASSWORD).await;
+    asking.submit("/login/lost", "/login/lost", &[("reason", "lost"), ("contact", "desk 4")]).await;
+    let request = open_request_ids(&app).await[0];
+    let support_pages = [
+        "/support".to_owned(),
+        format!("/support/accounts/{acme_id}"),
+        format!("/support/requests/{request}"),
+        "/support/setup".to_owned(),
+    ];
+    let support_forms = [
+        format!("/support/accounts/{acme_id}/requests"),
+        format!("/support/requests/{request}/approve"),
+        format!("/support/requests/{request}/deny"),
+    ];
+
+    // Account members (user and admin) reach no support page and no support action.
+    for (who, browser) in [("alice", &mut alice), ("the boss", &mut boss)] {
+        for page in &support_pages[..3] {
+            assert_eq!(browser.get(page).await.status, StatusCode::FORBIDDEN, "{who} at {page}");
+        }
+        let csrf = browser.get("/account/security").await.csrf();
+        for form in &support_forms {
+            let fields = [("csrf", csrf.as_str()), ("why", "x"), ("user_id", alice_id.as_str())];
+            let page = browser.post(form, &fields).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{who} posting {form}");
+        }
+    }
+    assert_eq!(open_request_ids(&app).await, vec![request], "nothing was decided");
+
+    // Anonymous visitors are sent to the support login; a half-logged-in operator too.
+    let mut anonymous = app.browser();
+    for page in &support_pages[..3] {
+        assert_eq!(anonymous.get(page).await.location.as_deref(), Some("/support/login"), "{page}");
+    }
+    let link = app.add_operator("new@support.example").await;
+    let mut newcomer = app.browser();
+    newcomer.submit(&link, &link, &[("password", PASSWORD)]).await;
+    support_login(&mut newcomer, "new@support.example").await;
+    assert_eq!(
+        newcomer.get("/support").await.location.as_deref(),
+        Some("/support/login"),
+        "no second factor yet"
+    );
+    assert_eq!(newcomer.get("/account/users").await.location.as_deref(), Some("/login"));
+
+    // Operators reach no account page; each door admits only its own people, with the one message.
+    for page in [
+        "/account/users",
+        "/account/two-factor",
+        "/account/security",
+        "/account/audit",
+        "/account/api-clients",
+    ] {
+        assert_eq!(olga.get(page).await.status, StatusCode::FORBIDDEN, "the operator at {page}");
+    }
+    let csrf = olga.get("/support").await.csrf();
+    let reset = olga.post("/account/users/reset", &[("csrf", &csrf), ("user_id", &alice_id)]).await;
+    assert_eq!(reset.status, StatusCode::FORBIDDEN);
+    let wrong_door = log_in(&mut app.browser(), "olga@support.example", PASSWORD).await;
+    assert!(wrong_door.contains("The e-mail address or the password is wrong."), "{}", wrong_door.body);
+    let wrong_door = support_login(&mut app.browser(), BOSS).await;
+    assert!(wrong_door.contains("The e-mail address or the password is wrong."), "{}", wrong_door.body);
+    assert_eq!(alice.get("/support/setup").await.location.as_deref(), Some("/login"), "not a second step");
+
+    // "Lost your device?" needs a correct password first.
+    assert_eq!(anonymous.get("/login/lost").await.location.as_deref(), Some("/login"));
+    assert_eq!(alice.get("/login/lost").await.location.as_deref(), Some("/login"), "a complete session");
+
+    // A user is no admin; an admin of one account neither sees nor touches another.
+    assert_eq!(alice.get("/account/audit").await.status, StatusCode::FORBIDDEN);
+    let csrf = alice.get("/account/security").await.csrf();
+    let boss_id = user_id(&app, BOSS).await;
+    let by_user = alice.post("/account/users/reset", &[("csrf", &csrf), ("user_id", &boss_id)]).await;
+    assert_eq!(by_user.status, StatusCode::FORBIDDEN);
+    let csrf = other_admin.get("/account/users").await.csrf();
+    let elsewhere =
+        other_admin.post("/account/users/reset", &[("csrf", &csrf), ("user_id", &alice_id)]).await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND, "{}", elsewhere.body);
+    let their_log = other_admin.get(&format!("/account/audit?user={alice_id}")).await;
+    assert!(their_log.contains("No events.") && !their_log.contains(ALICE), "{}", their_log.body);
+    assert!(!other_admin.get("/account/audit").await.contains("acme"), "only their own account's events");
+    assert_eq!(
+        app.store.totp_factors(keyward_core::ids::UserId(alice_id.parse().unwrap())).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn admins_reset_another_users_factors_after_a_step_up_and_users_renew_their_recovery_codes() {
+    let Some(app) = spawn_app("admin-reset").await else { return };
+    let (mut boss, alices_app, boss_app) = acme(&app).await;
+    let alice_id = user_id(&app, ALICE).await;
+    let boss_id = user_id(&app, BOSS).await;
+
+    // The admin's own factors are support's business, not hers.
+    let users = boss.get("/account/users").await;
+    let own = boss.post("/account/users/reset", &[("csrf", &users.csrf()), ("user_id", &boss_id)]).await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(own.contains("You cannot reset your own two-factor authentication"), "{}", own.body);
+
+    // Another user's: only after a fresh second factor.
+    app.advance(6 * 60);
+    let stale = boss.post("/account/users/reset", &[("csrf", &users.csrf()), ("user_id", &alice_id)]).await;
+    assert_eq!(stale.location.as_deref(), Some("/step-up?next=/account/users"), "{}", stale.body);
+    let mut alice = app.browser();
+    log_in_with(&app, &mut alice, ALICE, &alices_app).await;
+    assert_eq!(alice.get("/account/security").await.status, StatusCode::OK);
+    let code = boss_app.code_at(app.now()).unwrap().to_string();
+    let stepped = boss
+        .submit("/step-up?next=/account/users", "/step-up", &[("otp", &code), ("next", "/account/users")])
+        .await;
+    assert_eq!(stepped.location.as_deref(), Some("/account/users"), "{}", stepped.body);
+    let reset = boss.submit("/account/users", "/account/users/reset", &[("user_id", &alice_id)]).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert!(reset.contains("The second factors of alice@acme.example were removed"), "{}", reset.body);
+    assert!(
+        app.store
+            .totp_factors(keyward_core::ids::UserId(alice_id.parse().unwrap()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        alice.get("/account/security").await.location.as_deref(),
+        Some("/login"),
+        "her sessions ended"
+    );
+    assert!(app.received(ALICE, "Your two-factor authentication was reset").await);
+    assert!(app.links_to(ALICE).iter().any(|l| l.starts_with("/enroll/")), "a fresh enrollment link");
+    assert!(boss.get("/account/audit?action=factors.reset").await.contains(BOSS));
+
+    // New recovery codes after a step-up; the old ones stop working.
+    app.advance(6 * 60);
+    let security = boss.get("/account/security").await;
+    assert!(security.contains("<strong>10</strong> unused recovery codes"), "{}", security.body);
+    let stale = boss.post("/account/security/recovery-codes", &[("csrf", &security.csrf())]).await;
+    assert_eq!(stale.location.as_deref(), Some("/step-up?next=/account/security"));
+    let code = boss_app.code_at(app.now()).unwrap().to_string();
+    boss.submit(
+        "/step-up?next=/account/security",
+        "/step-up",
+        &[("otp", &code), ("next", "/account/security")],
+    )
+    .await;
+    let renewed = boss.submit("/account/security", "/account/security/recovery-codes", &[]).await;
+    assert!(renewed.contains("Your recovery codes"), "{}", renewed.body);
+    assert!(app.received(BOSS, "New recovery codes").await);
+    let codes: Vec<&str> = renewed.body.split("<code>").skip(1).filter_map(|c| c.split('<').next()).collect();
+    assert_eq!(codes.len(), 10, "{}", renewed.body);
+    let mut desk = app.browser();
+    log_in(&mut desk, BOSS, PASSWORD).await;
+    let used = desk.submit("/login/otp", "/login/otp", &[("otp", codes[3])]).await;
+    assert!(used.contains("You have 9 recovery codes left."), "{}", used.body);
+}
