@@ -50,6 +50,7 @@ const ACCOUNT = 'Acme Widgets';
 const ADMIN = { name: 'admin', email: 'anna.admin@acme.example', password: 'anna-keeps-the-keys-42' };
 const ALICE = { name: 'alice', email: 'alice@acme.example', password: 'alice-in-two-factor-land' };
 const BOB = { name: 'bob', email: 'bob@acme.example', password: 'bob-builds-with-yubikeys' };
+const OPERATOR = { name: 'olga', email: 'olga@support.example', password: 'olga-follows-the-policy-7' };
 const POLICY =
   'Support must call Carol Jensen, office manager, on +45 70 20 30 40 (weekdays 9-16) and have her ' +
   'confirm any request to disable two-factor authentication. Never act on an e-mail alone.';
@@ -407,6 +408,14 @@ async function readQr(page, locator, dir) {
 
 const MODHEX = 'cbdefghijklnrtuv';
 const toModhex = (bytes) => [...bytes].map((b) => MODHEX[b >> 4] + MODHEX[b & 15]).join('');
+
+/** The secret of the otpauth URI in the page's QR code, read as a phone would. */
+async function secretFromQr(page, dir) {
+  const uri = await readQr(page, page.locator('svg[role=img]').first(), dir);
+  const secret = new URL(uri).searchParams.get('secret');
+  if (!secret) fail(`the QR code holds ${uri}, with no secret`);
+  return secret.toUpperCase();
+}
 
 /** A software YubiKey with fresh random secrets, as the personalization tool would program one. */
 function newYubikey(owner, serial, dir) {
@@ -881,6 +890,99 @@ async function story(browser, base, env, dir) {
     await typeOtp(desk, touch(keys.bob));
     await expectLoggedIn(desk, BOB);
     await logOut(desk, BOB);
+  });
+
+  let operator;
+  let requestPath;
+  await step('an operator is added with `keyward operator add`, sets a password and sets up an app at /support', async () => {
+    const out = runOk(KEYWARD, ['operator', 'add', OPERATOR.email], { env });
+    const setUp = out.match(/https?:\/\/\S+\/password\/\S+/);
+    if (!setUp) fail(`keyward operator add printed "${out}", with no set-up link`);
+    operator = await newPage(browser, 'operator');
+    // The link names the configured public URL; the story's server listens elsewhere.
+    await goto(operator, `${base}${new URL(setUp[0]).pathname}`, 'the operator\'s set-up link');
+    await fill(operator, 'New password', OPERATOR.password);
+    await submit(operator, 'Save password');
+    await goto(operator, `${base}/support`, 'the support console');
+    await expectVisible(heading(operator, 'Support console'), 'the support console\'s login');
+    await fill(operator, 'E-mail address', OPERATOR.email);
+    await fill(operator, 'Password', OPERATOR.password);
+    await shot(operator, 'support-login');
+    await submit(operator, 'Log in');
+    await expectVisible(operator.locator('svg[role=img]'), 'the set-up of an app before the console opens (a QR code)');
+    await shot(operator, 'support-setup');
+    OPERATOR.secret = await secretFromQr(operator, dir);
+    const totp = await freshTotp(OPERATOR.secret);
+    await typeOtp(operator, totp.code, 'Verify');
+    totp.used();
+    await expectVisible(heading(operator, 'Your recovery codes'), 'the operator\'s recovery codes');
+    await click(link(operator, 'Continue'), 'the link "Continue"');
+    await expectVisible(heading(operator, 'Support console'), 'the support console');
+  });
+
+  await step('Alice lost her phone: after her password, "Lost your device?" sends support a request', async () => {
+    await logInWithPassword(desk, base, ALICE);
+    await expectSecondStep(desk, ALICE);
+    await click(link(desk, 'Lost your device?'), 'the link "Lost your device?"');
+    await fill(desk, 'What happened?', 'My phone was stolen on the train this morning.');
+    await fill(desk, 'How can support reach you?', '+45 20 30 40 50');
+    await shot(desk, 'lost-device');
+    await submit(desk, 'Send request');
+    await expectVisible(heading(desk, 'Support has your request'), 'the heading "Support has your request"');
+    await waitForMail(ALICE.email, { subject: /received your request/i }, 'a confirmation of the request');
+    await waitForMail(ADMIN.email, { subject: /asked support/i }, 'a notice to the admin');
+  });
+
+  await step('the operator reads the account\'s policy, records whom they called and what was confirmed, and approves', async () => {
+    await goto(operator, `${base}/support`, 'the support console');
+    const request = operator.getByRole('link', { name: /^Request \d+$/ });
+    await expectVisible(request, 'the open request in the console');
+    await shot(operator, 'support-console');
+    await click(request.first(), 'the request');
+    requestPath = new URL(operator.url()).pathname;
+    await expectVisible(heading(operator, `Policy of ${ACCOUNT} for disabling two-factor authentication`), 'the account\'s policy first');
+    await expectVisible(operator.getByText(POLICY.slice(0, 40)).first(), 'the policy\'s text');
+    await fill(operator, 'Whom did you contact?', 'Carol Jensen, office manager');
+    await fill(operator, 'Through which channel?', 'phone, on +45 70 20 30 40 from the policy');
+    await fill(operator, 'What did they confirm?', 'Alice reported the stolen phone to Carol this morning and is at her desk.');
+    await shot(operator, 'support-request');
+    await submit(operator, 'Approve');
+    const shown = (await messages(operator)).join(' | ');
+    if (!/Approved/.test(shown)) fail(`after "Approve" the page says: ${shown || '(nothing)'}`);
+    await shot(operator, 'support-approved');
+    await waitForMail(ADMIN.email, { subject: /Support reset the two-factor authentication/i }, 'a notice to the admin');
+  });
+
+  await step('Alice enrolls her new phone from the fresh e-mail and logs in with it', async () => {
+    const mail = await waitForMail(ALICE.email, /^\/enroll\/[^/]+$/, 'a fresh enrollment link');
+    await goto(desk, mail.link, 'the fresh enrollment link');
+    await fill(desk, 'Password', ALICE.password);
+    await submit(desk, 'Continue');
+    const secret = await secretFromQr(desk, dir);
+    const first = await freshTotp(secret);
+    await typeOtp(desk, first.code, 'Verify');
+    first.used();
+    await expectVisible(heading(desk, 'Your recovery codes'), 'new recovery codes');
+    await logInWithPassword(desk, base, ALICE);
+    await expectSecondStep(desk, ALICE);
+    const code = await freshTotp(secret);
+    await typeOtp(desk, code.code);
+    code.used();
+    await expectLoggedIn(desk, ALICE);
+    await logOut(desk, ALICE);
+  });
+
+  await step('the admin\'s audit log shows who did what, when and why', async () => {
+    await logInWithPassword(desk, base, ADMIN);
+    await expectSecondStep(desk, ADMIN);
+    await typeOtp(desk, touch(keys.admin));
+    await expectLoggedIn(desk, ADMIN);
+    await click(link(desk, 'Audit log'), 'the link "Audit log"');
+    for (const text of ['disable_request.approved', 'disable_request.opened', 'factors.reset', OPERATOR.email]) {
+      await expectVisible(desk.getByRole('table').getByText(text).first(), `"${text}" in the audit log`);
+    }
+    await shot(desk, 'audit-log');
+    await logOut(desk, ADMIN);
   });
 
   await step('the admin logs in with a YubiKey touch, "Deactivate", "Confirm"', async () => {
