@@ -129,6 +129,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             get(auth::support_login_page::<S, M>).post(auth::support_log_in::<S, M>),
         )
         .route(support::SETUP_PATH, get(support::setup_page::<S, M>).post(support::setup_verify::<S, M>))
+        .route(support::SETUP_YUBIKEY_PATH, post(support::setup_yubikey::<S, M>))
         .route("/support/accounts/{id}", get(support::account::<S, M>))
         .route("/support/accounts/{id}/requests", post(support::open_request::<S, M>))
         .route("/support/requests/{id}", get(support::request::<S, M>))

@@ -43,7 +43,8 @@ pub use signup::{
 pub use support::{
     AccountFile, Approved, Evidence, OperatorState, RequestFile, account_file, add_operator, approve_request,
     begin_operator_setup, deny_request, disable_request, find_accounts, finish_operator_setup,
-    list_operators, needs_operator_setup, open_request_for, open_requests, remove_operator, request_disable,
+    finish_operator_setup_with_yubikey, list_operators, needs_operator_setup, open_request_for,
+    open_requests, remove_operator, request_disable,
 };
 pub use two_factor::{
     Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,

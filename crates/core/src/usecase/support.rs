@@ -4,9 +4,9 @@
 //! that person confirmed; a request for an account admin needs two operators; nobody approves a request
 //! they opened. Deciding is one conditional update, so a decided or expired request stays decided.
 
-use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, secret_of};
+use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, recovery_codes, secret_of};
 use super::people::{account_users, send_link};
-use super::two_factor::{email_enrollment, tell_admins, user_in_account};
+use super::two_factor::{email_enrollment, register_yubikey_as, tell_admins, user_in_account};
 use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, UserOverview, actor, mails};
 use crate::account::{Account, OPERATORS_ACCOUNT};
 use crate::audit::AuditEvent;
@@ -517,6 +517,33 @@ pub async fn finish_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let recovery_codes =
         bind_totp(services, operator, &factor, &actor(operator), origin, Some(&token.hash())).await?;
+    Ok(Enrolled { recovery_codes, token })
+}
+
+/// The other way to set up at the first login: a touch of a YubiKey whose secret was imported (or that
+/// YubiCloud can check) registers it, the session is complete, and the operator gets recovery codes, once.
+pub async fn finish_operator_setup_with_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+    operator: &User,
+    otp: &str,
+    origin: &Origin,
+) -> Result<Enrolled, Failure> {
+    require_setup(services, session, operator).await?;
+    let by = actor(operator);
+    register_yubikey_as(services, OPERATORS_ACCOUNT, &by, operator.id, otp, origin, Some(&session.id_hash))
+        .await?;
+    let now = services.now();
+    let token = Token::generate(16, &mut services.rng());
+    if !services
+        .store
+        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
+        .await?
+    {
+        return Err(Failure::Refused("Your session ended. Log in again.".into()));
+    }
+    let (recovery_codes, hashes) = recovery_codes(services);
+    services.store.replace_recovery_codes(operator.id, &hashes).await?;
     Ok(Enrolled { recovery_codes, token })
 }
 

@@ -200,8 +200,7 @@ pub(crate) async fn register_yubikey_as<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let key = services.store.register_yubikey(otp.public_id(), user.id, services.now()).await?;
     services.store.delete_sessions_of(user.id, keep).await?;
-    let change =
-        format!("Your administrator registered the YubiKey {} to your login.", key.public_id.as_str());
+    let change = format!("The YubiKey {} was registered to your login.", key.public_id.as_str());
     services.mailer.send_later(mails::factor_changed(&user.email, &change)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
     services

@@ -38,6 +38,8 @@ pub(crate) struct QrStep {
     pub action: String,
     pub qr_svg: String,
     pub secret: String,
+    /// Where a YubiKey touch may be posted instead (an operator's first set-up), if anywhere.
+    pub yubikey_action: Option<&'static str>,
 }
 
 /// New recovery codes, shown once, and where to continue.
@@ -65,7 +67,14 @@ async fn qr_step<S: Store, M: Mailer>(
         layout = layout.with_notice(notice);
     }
     let action = format!("/enroll/{link}/verify");
-    Ok(QrStep { layout, csrf: csrf_token(session_token), action, qr_svg, secret: secret.grouped })
+    Ok(QrStep {
+        layout,
+        csrf: csrf_token(session_token),
+        action,
+        qr_svg,
+        secret: secret.grouped,
+        yubikey_action: None,
+    })
 }
 
 fn password_step<S: Store, M: Mailer>(

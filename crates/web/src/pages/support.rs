@@ -25,6 +25,8 @@ use crate::session::{SessionForm, csrf_token};
 
 /// Where an operator without a factor sets one up at their first login.
 pub const SETUP_PATH: &str = "/support/setup";
+/// Where an operator registers a YubiKey instead at their first login.
+pub const SETUP_YUBIKEY_PATH: &str = "/support/setup/yubikey";
 /// Where an account member asks support for help from the login's second step.
 pub const LOST_PATH: &str = "/login/lost";
 
@@ -349,6 +351,7 @@ async fn setup_step<S: Store, M: Mailer>(
         action: SETUP_PATH.into(),
         qr_svg,
         secret: secret.grouped,
+        yubikey_action: Some(SETUP_YUBIKEY_PATH),
     })
 }
 
@@ -372,8 +375,35 @@ pub async fn setup_verify<S: Store, M: Mailer>(
     step: SecondStep,
     SessionForm { form, .. }: SessionForm<VerifyForm>,
 ) -> AppResult<Response> {
-    match usecase::finish_operator_setup(&state.services, &step.session, &step.user, &form.otp, &origin).await
-    {
+    let enrolled =
+        usecase::finish_operator_setup(&state.services, &step.session, &step.user, &form.otp, &origin).await;
+    set_up(&state, &step, enrolled).await
+}
+
+/// "Register" on the operator's set-up: a YubiKey instead of an app.
+pub async fn setup_yubikey<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    step: SecondStep,
+    SessionForm { form, .. }: SessionForm<VerifyForm>,
+) -> AppResult<Response> {
+    let enrolled = usecase::finish_operator_setup_with_yubikey(
+        &state.services,
+        &step.session,
+        &step.user,
+        &form.otp,
+        &origin,
+    )
+    .await;
+    set_up(&state, &step, enrolled).await
+}
+
+async fn set_up<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    step: &SecondStep,
+    enrolled: Result<usecase::Enrolled, usecase::Failure>,
+) -> AppResult<Response> {
+    match enrolled {
         Ok(enrolled) => {
             let codes = RecoveryCodes {
                 layout: Layout::public("Your recovery codes"),
@@ -384,7 +414,7 @@ pub async fn setup_verify<S: Store, M: Mailer>(
         }
         Err(failure) => {
             let notice = notice_or_error(failure)?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, setup_step(&state, &step, Some(notice)).await?)
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, setup_step(state, step, Some(notice)).await?)
                 .into_response())
         }
     }

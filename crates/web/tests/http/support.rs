@@ -11,7 +11,7 @@ use keyward_core::store::{DisableRequestStore, FactorStore};
 use crate::app::{Browser, Page, TestApp, spawn_app};
 use crate::auth::{PASSWORD, log_in, sign_up};
 use crate::rebinding::enroll;
-use crate::story::{add_user, totp_of, user_id};
+use crate::story::{add_user, imported_key, totp_of, touch, user_id};
 
 const POLICY: &str = "Call Dana Smith, IT manager, at +45 33 12 34 56 before disabling anyone.";
 const BOSS: &str = "boss@acme.example";
@@ -480,4 +480,35 @@ async fn admins_reset_another_users_factors_after_a_step_up_and_users_renew_thei
     log_in(&mut desk, BOSS, PASSWORD).await;
     let used = desk.submit("/login/otp", "/login/otp", &[("otp", codes[3])]).await;
     assert!(used.contains("You have 9 recovery codes left."), "{}", used.body);
+}
+
+#[tokio::test]
+async fn an_operator_may_set_up_a_yubikey_instead_of_an_app() {
+    let Some(app) = spawn_app("operator-yubikey").await else { return };
+    let link = app.add_operator("yuki@support.example").await;
+    let mut browser = app.browser();
+    browser.submit(&link, &link, &[("password", PASSWORD)]).await;
+    support_login(&mut browser, "yuki@support.example").await;
+    let setup = browser.get("/support/setup").await;
+    assert!(
+        setup.contains("Or use a YubiKey") && setup.contains("action=\"/support/setup/yubikey\""),
+        "{}",
+        setup.body
+    );
+    let unknown =
+        browser.post("/support/setup/yubikey", &[("csrf", &setup.csrf()), ("otp", &"c".repeat(44))]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "a key nobody can check: {}", unknown.body);
+    let mut key = imported_key(&app, "vvcccccccccb", 41).await;
+    let done =
+        browser.post("/support/setup/yubikey", &[("csrf", &setup.csrf()), ("otp", &touch(&mut key))]).await;
+    assert!(done.contains("Your recovery codes"), "{}", done.body);
+    assert_eq!(browser.get("/support").await.status, StatusCode::OK);
+
+    // The next login asks for a touch.
+    let mut later = app.browser();
+    support_login(&mut later, "yuki@support.example").await;
+    assert_eq!(later.get("/login/otp").await.status, StatusCode::OK, "the second step, not the set-up");
+    let logged_in = later.submit("/login/otp", "/login/otp", &[("otp", &touch(&mut key))]).await;
+    assert_eq!(logged_in.location.as_deref(), Some("/"), "{}", logged_in.body);
+    assert_eq!(later.get("/support").await.status, StatusCode::OK);
 }
