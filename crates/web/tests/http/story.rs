@@ -322,6 +322,7 @@ async fn the_help_article_story() {
     assert!(confirm.contains("Confirm"), "{}", confirm.body);
     let off = boss.post("/account/two-factor/deactivate", &[("csrf", &confirm.csrf())]).await;
     assert!(off.contains("Two-factor authentication is off."), "{}", off.body);
+    assert!(app.received("boss@acme.example", "Two-factor authentication was turned off for ACME").await);
     assert_eq!(
         alice.get("/").await.location.as_deref(),
         Some("/login"),

@@ -512,3 +512,45 @@ async fn an_operator_may_set_up_a_yubikey_instead_of_an_app() {
     assert_eq!(logged_in.location.as_deref(), Some("/"), "{}", logged_in.body);
     assert_eq!(later.get("/support").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_audit_log_pages_back_fifty_events_at_a_time_and_keeps_its_filters() {
+    use keyward_core::audit::NewAuditEvent;
+    use keyward_core::store::AuditStore;
+    let Some(app) = spawn_app("audit-pages").await else { return };
+    let mut boss = sign_up(&app, "ACME", BOSS).await;
+    let account = keyward_core::ids::AccountId(account_of(&app, BOSS).await);
+    for i in 0..70 {
+        let action = if i % 2 == 0 { "test.even" } else { "test.odd" };
+        let event = NewAuditEvent {
+            at: app.now(),
+            actor: format!("test:{i}"),
+            target: format!("thing:{i}"),
+            action: action.into(),
+            ip: None,
+            detail: String::new(),
+            account: Some(account),
+        };
+        app.store.append_audit(event).await.unwrap();
+    }
+    let first = boss.get("/account/audit").await;
+    assert_eq!(first.body.matches("<td>test.").count(), 50, "{}", first.body);
+    assert!(first.contains("test:69") && !first.contains("test:19<"), "newest first");
+    let older = first.body.split("href=\"").find_map(|rest| {
+        let href = rest.split('"').next()?;
+        href.starts_with("/account/audit?").then(|| href.replace("&#38;", "&").replace("&amp;", "&"))
+    });
+    let second = boss.get(&older.expect("an \"Older events\" link")).await;
+    assert!(second.contains("test:19") && second.contains("account.created"), "{}", second.body);
+    assert!(!second.contains("Older events"), "the last page");
+
+    let odd = boss.get("/account/audit?action=test.odd").await;
+    assert_eq!(odd.body.matches("<td>test.odd</td>").count(), 35);
+    assert!(!odd.contains("Older events"));
+    let bad_date = boss.get("/account/audit?from=yesterday").await;
+    assert_eq!(bad_date.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_date.contains("is not a date: write it as YYYY-MM-DD"), "{}", bad_date.body);
+    let today = app.now().date();
+    let dated = boss.get(&format!("/account/audit?from={today}&to={today}&action=test.even")).await;
+    assert_eq!(dated.body.matches("<td>test.even</td>").count(), 35, "{}", dated.body);
+}
