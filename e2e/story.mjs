@@ -695,14 +695,14 @@ async function story(browser, base, env, dir) {
     await shot(admin, 'two-factor-configured');
   });
 
-  await step('"Activate" lists the users without a second factor (nobody has one yet); back without confirming', async () => {
+  await step('"Activate" first asks the admin to set up her own second factor; back without it', async () => {
     await click(link(admin, 'Activate'), 'the link "Activate"');
-    await expectVisible(button(admin, 'Confirm'), 'a button "Confirm"');
-    for (const who of [ADMIN, ALICE, BOB]) {
-      await expectVisible(admin.locator('main').getByText(who.email, { exact: true }), `${who.email} listed as a user without a factor`);
-    }
-    await shot(admin, 'activate-users-without-factor');
-    await openTwoFactorSettings(admin);
+    await expectVisible(admin.getByText('Set up your own second factor first', { exact: false }), 'a request to set up her own factor first');
+    await expectVisible(field(admin, 'Password'), 'a "Password" field to start setting up her app');
+    await expectVisible(link(admin, 'YubiKey tab'), 'a link to the YubiKey tab, to register her own key instead');
+    if (await button(admin, 'Confirm').count()) fail('"Confirm" is offered while the admin has no second factor of her own');
+    await shot(admin, 'activate-own-factor-first');
+    await click(link(admin, 'Cancel'), 'the link "Cancel"');
     await expectVisible(link(admin, 'Activate'), 'the Settings tab again, still inactive');
   });
 
@@ -822,6 +822,11 @@ async function story(browser, base, env, dir) {
   });
 
   await step('Users & Security shows each user\'s two-factor state', async () => {
+    // The admin's session began before activation: her next page asks for her own second factor.
+    await goto(admin, `${base}/account/users`, 'Users & Security');
+    await expectSecondStep(admin, ADMIN);
+    await typeOtp(admin, touch(keys.admin));
+    await expectLoggedIn(admin, ADMIN);
     await openUsersAndSecurity(admin);
     for (const who of [ADMIN, ALICE, BOB]) {
       const row = admin.getByRole('row').filter({ hasText: who.email });

@@ -11,6 +11,8 @@ use crate::layout::Layout;
 
 /// Where an unauthenticated request is sent.
 pub const LOGIN_PATH: &str = "/login";
+/// The login's second step, for sessions that owe their second factor.
+const SECOND_STEP_PATH: &str = "/login/otp";
 
 /// Why a page request did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,9 @@ pub enum AppError {
     /// Not signed in, or the session ended: off to the login page (303).
     #[error("not signed in")]
     Unauthenticated,
+    /// The password was given, the second factor is still owed: off to the login's second step (303).
+    #[error("second factor owed")]
+    SecondFactorOwed,
     /// Anything unexpected (500). The cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -78,7 +83,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unauthenticated => StatusCode::SEE_OTHER,
+            AppError::Unauthenticated | AppError::SecondFactorOwed => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -95,7 +100,9 @@ impl AppError {
                 format!("Too many attempts. Try again in {}.", human_wait(*retry_after_secs)),
             ),
             // Redirected before a page is rendered; kept for completeness.
-            AppError::Unauthenticated => ("Please log in", "Please log in to continue.".into()),
+            AppError::Unauthenticated | AppError::SecondFactorOwed => {
+                ("Please log in", "Please log in to continue.".into())
+            }
             AppError::Internal(_) => (
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a moment.".into(),
@@ -146,6 +153,7 @@ impl IntoResponse for AppError {
         let mut reference = None;
         match &self {
             AppError::Unauthenticated => return Redirect::to(LOGIN_PATH).into_response(),
+            AppError::SecondFactorOwed => return Redirect::to(SECOND_STEP_PATH).into_response(),
             AppError::Internal(_) | AppError::TimedOut(_) => {
                 // Logged once, here, inside the request's span (which carries the same id).
                 let id = crate::request_id::current();

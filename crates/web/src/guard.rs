@@ -57,7 +57,8 @@ async fn session_of<S: Store, M: Mailer>(
 }
 
 /// A user or an admin of a customer account, fully logged in. Operators are refused (403): they reach no
-/// account's pages. Without a complete session: off to the login page.
+/// account's pages. A session still owing its second factor goes to the second step; without a session,
+/// off to the login page.
 pub struct Member(pub Visitor);
 
 impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>> for Member {
@@ -69,6 +70,7 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>
                 Role::Admin | Role::User => Ok(Member(Visitor { session, user, token })),
                 Role::Operator => Err(AppError::Forbidden),
             },
+            Some((_, user, _)) if user.role != Role::Operator => Err(AppError::SecondFactorOwed),
             _ => Err(AppError::Unauthenticated),
         }
     }

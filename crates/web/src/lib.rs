@@ -116,6 +116,8 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             "/account/two-factor/activate",
             get(two_factor::activate_page::<S, M>).post(two_factor::activate::<S, M>),
         )
+        .route("/account/two-factor/activate/app", post(two_factor::own_app::<S, M>))
+        .route("/account/two-factor/activate/verify", post(two_factor::own_app_verify::<S, M>))
         .route(
             "/account/two-factor/deactivate",
             get(two_factor::deactivate_page::<S, M>).post(two_factor::deactivate::<S, M>),

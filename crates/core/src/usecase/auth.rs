@@ -219,12 +219,25 @@ pub async fn current_session<S: Store, M: Mailer, H: PasswordHasher>(
     token: &Token,
 ) -> Result<Option<(Session, User)>, Failure> {
     let now = services.now();
-    let Some(session) = services.store.find_session(&token.hash()).await? else { return Ok(None) };
+    let Some(mut session) = services.store.find_session(&token.hash()).await? else { return Ok(None) };
     if session.is_expired(now) {
         services.store.delete_session(&session.id_hash).await?;
         return Ok(None);
     }
     let Some(user) = services.store.find_user(session.user_id).await? else { return Ok(None) };
+    if session.stage == Stage::Complete
+        && session.second_factor_at.is_none()
+        && needs_second_factor(&services.store, &user).await?
+    {
+        // Logged in with the password alone before two-factor authentication was activated: the second
+        // factor is owed now, before anything else.
+        let id = &session.id_hash;
+        if !services.store.rotate_session(id, id, Stage::PasswordOnly, None, now).await? {
+            return Ok(None);
+        }
+        session.stage = Stage::PasswordOnly;
+        return Ok(Some((session, user)));
+    }
     services.store.touch_session(&session.id_hash, now).await?;
     Ok(Some((session, user)))
 }

@@ -33,8 +33,8 @@ pub use people::{
     user_overview, users_overview,
 };
 pub use security::{
-    AUDIT_PAGE, AuditFilter, AuditPage, account_audit_log, recovery_codes_left, regenerate_recovery_codes,
-    reset_user_factors,
+    AUDIT_PAGE, AuditFilter, AuditPage, account_audit_log, begin_own_app, finish_own_app, pending_own_app,
+    recovery_codes_left, regenerate_recovery_codes, reset_user_factors,
 };
 pub use signup::{
     PendingSignUp, SIGN_UP_LINK_SECS, SignUpLink, confirm_sign_up, open_sign_up, request_sign_up,
@@ -47,8 +47,8 @@ pub use support::{
     open_requests, remove_operator, request_disable,
 };
 pub use two_factor::{
-    Recipients, activate, activation_preview, configure_two_factor, deactivate, register_yubikey,
-    remove_yubikey, send_enrollment,
+    OWN_FACTOR_FIRST, Recipients, activate, activation_preview, configure_two_factor, deactivate,
+    register_yubikey, remove_yubikey, send_enrollment,
 };
 pub use validation::{ValidationAnswer, answer_verify_request};
 pub use verify::{Checked, SecondFactorOutcome, check_otp, prove_second_factor};

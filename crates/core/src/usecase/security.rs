@@ -2,19 +2,118 @@
 //! do for the others: read the account's audit log, reset another user's factors after their own step-up
 //! (never their own: that is what support's console is for).
 
-use super::enrollment::recovery_codes;
+use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, recovery_codes, secret_of};
 use super::people::require_admin;
 use super::support::reset_factors_of;
 use super::two_factor::{account_of, require_fresh_second_factor, user_in_account};
-use super::{Failure, Origin, Services, actor, mails};
+use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, actor, mails};
 use crate::UnixTime;
 use crate::audit::AuditEvent;
+use crate::factor::{TotpFactor, totp_seal_context};
 use crate::ids::UserId;
 use crate::mail::Mailer;
+use crate::otp::Secret;
+use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::session::Session;
+use crate::session::{Session, Stage};
 use crate::store::{AuditQuery, Store};
+use crate::throttle::{self, ThrottlePolicy};
+use crate::token::Token;
 use crate::user::User;
+
+/// A person setting up an authenticator app for themselves while logged in (an admin before activating,
+/// anyone re-enrolling from My security): their password again, and, while they have a working factor, a
+/// second factor proven in the last five minutes. Returns the new app's QR secret.
+pub async fn begin_own_app<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    session: &Session,
+    password: &str,
+) -> Result<EnrollmentSecret, Failure> {
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    if !account.methods.totp {
+        return Err(Failure::Refused(
+            "This account does not use authenticator apps: register a YubiKey on the YubiKey tab.".into(),
+        ));
+    }
+    if services.has_working_factor(user).await? {
+        require_fresh_second_factor(services, session)?;
+    }
+    // Guessing the password here spends from the same budget as guessing it at the login.
+    let budget = [(throttle::key("password:user", &[user.email.as_str()]), ThrottlePolicy::PASSWORD_USER)];
+    let budgets: Vec<(&str, ThrottlePolicy)> = budgets_of(&budget);
+    if let Err(wait) = throttle::admit_all(&services.store, &budgets, services.now()).await? {
+        return Err(Failure::Throttled(wait));
+    }
+    let right = match Password::parse(password) {
+        Ok(password) => services.hasher.verify(user.password_hash.clone(), password).await,
+        Err(_) => false,
+    };
+    if !right {
+        return Err(Failure::Refused("That password is not right.".into()));
+    }
+    throttle::refund_all(&services.store, &budgets).await?;
+    new_pending_totp(services, user).await
+}
+
+fn budgets_of(budgets: &[(String, ThrottlePolicy)]) -> Vec<(&str, ThrottlePolicy)> {
+    budgets.iter().map(|(key, policy)| (key.as_str(), *policy)).collect()
+}
+
+/// "Verify" after [`begin_own_app`]: the first code confirms the app made in this session, which replaces
+/// any other app; the session proves a fresh second factor from now on, other sessions end, and the
+/// person gets new recovery codes, once.
+pub async fn finish_own_app<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    session: &Session,
+    typed: &str,
+    origin: &Origin,
+) -> Result<Enrolled, Failure> {
+    if services.has_working_factor(user).await? {
+        require_fresh_second_factor(services, session)?;
+    }
+    let factor = own_pending_app(services, user, session)
+        .await?
+        .ok_or_else(|| Failure::Refused("Start again: type your password to get a QR code.".into()))?;
+    accept_first_code(services, user, &factor, typed).await?;
+    let now = services.now();
+    let token = Token::generate(16, &mut services.rng());
+    if !services
+        .store
+        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
+        .await?
+    {
+        return Err(Failure::Refused("Your session ended. Log in again.".into()));
+    }
+    let recovery_codes =
+        bind_totp(services, user, &factor, &actor(user), origin, Some(&token.hash())).await?;
+    Ok(Enrolled { recovery_codes, token })
+}
+
+/// The app [`begin_own_app`] made in this session and not confirmed yet, to show its QR code again after
+/// a mistyped code.
+pub async fn pending_own_app<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    session: &Session,
+) -> Result<Option<EnrollmentSecret>, Failure> {
+    let Some(factor) = own_pending_app(services, user, session).await? else { return Ok(None) };
+    let secret = services.keys.open(&factor.secret, &totp_seal_context(user.id))?;
+    Ok(Some(secret_of(services, user, Secret::from_bytes(&secret)?)?))
+}
+
+async fn own_pending_app<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    session: &Session,
+) -> Result<Option<TotpFactor>, Failure> {
+    let factors = services.store.totp_factors(user.id).await?;
+    Ok(factors
+        .into_iter()
+        .filter(|f| f.confirmed_at.is_none() && f.created_at >= session.created_at)
+        .max_by_key(|f| (f.created_at, f.id)))
+}
 
 /// Events on one page of the audit log.
 pub const AUDIT_PAGE: u32 = 50;

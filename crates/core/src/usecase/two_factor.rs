@@ -256,6 +256,10 @@ pub async fn activation_preview<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(without)
 }
 
+/// Why "Activate" waits for the admin's own factor.
+pub const OWN_FACTOR_FIRST: &str = "Set up your own second factor first: once two-factor authentication is \
+     active, you need it to log in, and to turn it off again.";
+
 /// "Confirm" after "Activate": from now on every login of the account asks for a one-time password. Users
 /// without a factor get a fresh enrollment e-mail (when TOTP is on) and cannot finish a login until enrolled.
 pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
@@ -269,6 +273,9 @@ pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
         return Err(Failure::Refused(
             "Configure two-factor authentication first: choose a method and write the policy.".into(),
         ));
+    }
+    if !services.has_working_factor(admin).await? {
+        return Err(Failure::Refused(OWN_FACTOR_FIRST.into()));
     }
     let without = activation_preview(services, admin).await?;
     services.store.set_activation(account.id, Some(Activation { by: admin.id, at: services.now() })).await?;

@@ -14,6 +14,7 @@ use keyward_core::usecase::{self, Failure, Recipients};
 use serde::Deserialize;
 
 use super::account::UserRow;
+use super::enroll::{QrStep, RecoveryCodes};
 use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error, see_other, step_up};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice};
@@ -293,6 +294,9 @@ pub async fn activate_page<S: Store, M: Mailer>(
     Member(visitor): Member,
 ) -> AppResult<Response> {
     let without = usecase::activation_preview(&state.services, &visitor.user).await?;
+    if without.iter().any(|user| user.id == visitor.user.id) {
+        return Ok(own_factor_first(&state, &visitor, None).await?.into_response());
+    }
     let mut paragraphs = vec![
         "From now on every login of the account's users asks for a one-time password after the password."
             .into(),
@@ -315,6 +319,34 @@ pub async fn activate_page<S: Store, M: Mailer>(
     .into_response())
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/activate_self.html")]
+struct OwnFactorFirst {
+    layout: Layout,
+    csrf: String,
+    totp: bool,
+    yubikey: bool,
+}
+
+/// "Activate" for an admin without a factor of her own: she sets one up right here first.
+async fn own_factor_first<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    notice: Option<Notice>,
+) -> AppResult<OwnFactorFirst> {
+    let account = account(state, visitor).await?;
+    let mut layout = visitor.layout("Activate two-factor authentication", ACTIVATE);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    Ok(OwnFactorFirst {
+        layout,
+        csrf: visitor.csrf(),
+        totp: account.methods.totp,
+        yubikey: account.methods.yubikey,
+    })
+}
+
 #[derive(Deserialize)]
 pub struct ConfirmForm {}
 
@@ -326,9 +358,97 @@ pub async fn activate<S: Store, M: Mailer>(
 ) -> AppResult<Response> {
     let notice = match usecase::activate(&state.services, &visitor.user, &origin).await {
         Ok(_) => Notice::success("Two-factor authentication is active."),
+        Err(Failure::Refused(message)) if message == usecase::OWN_FACTOR_FIRST => {
+            let page = own_factor_first(&state, &visitor, Some(Notice::error(message))).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
         Err(failure) => notice_or_error(failure)?,
     };
     Ok(settings_page(&state, &visitor, Some(notice), None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct OwnAppForm {
+    password: String,
+}
+
+const OWN_APP_VERIFY: &str = "/account/two-factor/activate/verify";
+
+fn own_app_qr(
+    visitor: &Visitor,
+    secret: &usecase::EnrollmentSecret,
+    notice: Option<Notice>,
+) -> AppResult<QrStep> {
+    let qr_svg = crate::qr::qr_svg(&secret.uri.to_string()).map_err(AppError::internal)?;
+    let mut layout = visitor.layout("Set up two-factor authentication", ACTIVATE);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    Ok(QrStep {
+        layout,
+        csrf: visitor.csrf(),
+        action: OWN_APP_VERIFY.into(),
+        qr_svg,
+        secret: secret.grouped.clone(),
+        yubikey_action: None,
+    })
+}
+
+/// "Continue" with her password: the QR code of her new app.
+pub async fn own_app<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<OwnAppForm>,
+) -> AppResult<Response> {
+    match usecase::begin_own_app(&state.services, &visitor.user, &visitor.session, &form.password).await {
+        Ok(secret) => Ok(own_app_qr(&visitor, &secret, None)?.into_response()),
+        Err(Failure::StepUpRequired) => Ok(step_up(ACTIVATE)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            let page = own_factor_first(&state, &visitor, Some(notice)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OwnAppCode {
+    otp: String,
+}
+
+/// "Verify": her app is set up; back to Activate after her recovery codes.
+pub async fn own_app_verify<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<OwnAppCode>,
+) -> AppResult<Response> {
+    match usecase::finish_own_app(&state.services, &visitor.user, &visitor.session, &form.otp, &origin).await
+    {
+        Ok(enrolled) => {
+            let codes = RecoveryCodes {
+                layout: visitor.layout("Your recovery codes", ACTIVATE),
+                codes: enrolled.recovery_codes,
+                next: ACTIVATE,
+            };
+            Ok((state.cookies.start_session(&enrolled.token), codes).into_response())
+        }
+        Err(Failure::StepUpRequired) => Ok(step_up(ACTIVATE)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            match usecase::pending_own_app(&state.services, &visitor.user, &visitor.session).await? {
+                Some(secret) => {
+                    Ok((StatusCode::UNPROCESSABLE_ENTITY, own_app_qr(&visitor, &secret, Some(notice))?)
+                        .into_response())
+                }
+                None => Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    own_factor_first(&state, &visitor, Some(notice)).await?,
+                )
+                    .into_response()),
+            }
+        }
+    }
 }
 
 pub async fn deactivate_page<S: Store, M: Mailer>(

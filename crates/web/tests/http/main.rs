@@ -10,6 +10,7 @@ mod cloud;
 mod input;
 mod operations;
 mod rebinding;
+mod rollout;
 mod security;
 mod story;
 mod support;

@@ -8,7 +8,7 @@ use keyward_core::store::FactorStore;
 
 use crate::app::{Browser, TestApp, eventually, spawn_app};
 use crate::auth::{PASSWORD, log_in, sign_up};
-use crate::story::{add_user, totp_of, user_id};
+use crate::story::{add_user, own_app_from_activate, totp_of, user_id};
 
 const ALICE: &str = "alice@acme.example";
 const TAKEN_OVER: &str = "the attacker's password";
@@ -50,6 +50,7 @@ async fn a_mailbox_alone_cannot_bind_a_factor_to_an_enrolled_user() {
     let mut desk = app.browser();
     let alices_app = enroll(&app, &mut admin, &mut desk, ALICE).await;
     let factor_before = app.store.totp_factors(alice_id(&app).await).await.unwrap();
+    own_app_from_activate(&app, &mut admin, PASSWORD).await;
     let preview = admin.get("/account/two-factor/activate").await;
     let active = admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
     assert!(active.status.is_success() || active.status.is_redirection(), "{}", active.body);

@@ -72,6 +72,23 @@ pub(crate) fn totp_of(page_secret: &str) -> Totp {
     Totp::new(&Secret::from_base32(page_secret).unwrap(), TotpParams::default()).unwrap()
 }
 
+/// The admin sets up her own app from the Activate page (her password, the QR code, "Verify"); her session
+/// has proven it. Returns the app.
+pub(crate) async fn own_app_from_activate(app: &TestApp, admin: &mut Browser, password: &str) -> Totp {
+    let page = admin.get("/account/two-factor/activate").await;
+    assert!(page.contains("Set up your own second factor first"), "{}", page.body);
+    let qr = admin
+        .post("/account/two-factor/activate/app", &[("csrf", &page.csrf()), ("password", password)])
+        .await;
+    assert_eq!(qr.status, StatusCode::OK, "{}", qr.body);
+    let totp = totp_of(&qr.element_text("secret"));
+    let code = totp.code_at(app.now()).unwrap().to_string();
+    let done =
+        admin.post("/account/two-factor/activate/verify", &[("csrf", &qr.csrf()), ("otp", &code)]).await;
+    assert!(done.contains("Your recovery codes"), "{}", done.body);
+    totp
+}
+
 /// The second step of a login with what the factor typed.
 async fn second_step(browser: &mut Browser, otp: &str) -> crate::app::Page {
     browser.submit("/login/otp", "/login/otp", &[("otp", otp)]).await
@@ -227,6 +244,9 @@ async fn the_help_article_story() {
     let active = admin.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
     assert!(active.contains("Two-factor authentication is active."), "{}", active.body);
     assert!(app.links_to("carol@acme.example").iter().any(|l| l.starts_with("/enroll/")));
+    // The admin's own session began before activation: its next request asks for her second factor.
+    assert_eq!(admin.get("/account/users").await.location.as_deref(), Some("/login/otp"));
+    assert_eq!(second_step(&mut admin, &touch(&mut boss_key)).await.location.as_deref(), Some("/"));
 
     // Alice logs in: password, then a fresh code (the enrollment code counted as used).
     let mut alice = app.browser();
@@ -236,7 +256,7 @@ async fn the_help_article_story() {
     );
     assert_eq!(
         alice.get("/account/users").await.location.as_deref(),
-        Some("/login"),
+        Some("/login/otp"),
         "no page before the second step"
     );
     let used = second_step(&mut alice, &code).await;
@@ -276,6 +296,7 @@ async fn the_help_article_story() {
     assert_eq!(second_step(&mut replay, &otp).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Removing a key needs a fresh second factor, and ends the owner's sessions.
+    app.advance(6 * 60);
     let yubikey_tab = "/account/two-factor/yubikey";
     let asked = admin
         .submit(yubikey_tab, "/account/two-factor/yubikey/remove", &[("public_id", "vvbbbbbbbbbb")])

@@ -54,9 +54,8 @@ async fn acme(app: &TestApp) -> (Browser, Totp, Totp) {
     add_user(app, &mut boss, ALICE).await;
     let alices_app = enroll(app, &mut boss, &mut app.browser(), ALICE).await;
     let mut desk = app.browser();
+    // Enrolling ends the boss's other sessions; the one that enrolled has proven the new app.
     let boss_app = enroll(app, &mut boss, &mut desk, BOSS).await;
-    // Enrolling ended the boss's other sessions: log in again, with the new app.
-    log_in(&mut desk, BOSS, PASSWORD).await;
     let preview = desk.get("/account/two-factor/activate").await;
     let active = desk.post("/account/two-factor/activate", &[("csrf", &preview.csrf())]).await;
     assert!(active.status.is_success(), "{}", active.body);

@@ -1,0 +1,78 @@
+//! Rolling two-factor authentication out without dead ends: the activating admin sets up her own factor
+//! first, right from the Activate page, and sessions that began before activation prove a second factor
+//! at their next request.
+
+use axum::http::StatusCode;
+use keyward_core::store::AccountStore;
+
+use crate::app::spawn_app;
+use crate::auth::{PASSWORD, log_in, sign_up};
+use crate::rebinding::enroll;
+use crate::story::{add_user, totp_of};
+
+#[tokio::test]
+async fn the_admin_sets_up_her_own_app_before_activating_and_earlier_sessions_owe_a_second_factor() {
+    let Some(app) = spawn_app("rollout-admin-first").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    let settings = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    boss.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    add_user(&app, &mut boss, "alice@acme.example").await;
+    let alices_app = enroll(&app, &mut boss, &mut app.browser(), "alice@acme.example").await;
+    let mut alice = app.browser();
+    assert_eq!(log_in(&mut alice, "alice@acme.example", PASSWORD).await.location.as_deref(), Some("/"));
+
+    // "Confirm" is refused while she has no factor; the page offers to set one up instead.
+    let mut boss = app.browser();
+    log_in(&mut boss, "boss@acme.example", PASSWORD).await;
+    let page = boss.get("/account/two-factor/activate").await;
+    assert!(
+        page.contains("Set up your own second factor first") && !page.contains(">Confirm<"),
+        "{}",
+        page.body
+    );
+    let forced = boss.post("/account/two-factor/activate", &[("csrf", &page.csrf())]).await;
+    assert_eq!(forced.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", forced.body);
+    let account = app.store.search_accounts("boss@acme.example", 1).await.unwrap().remove(0);
+    assert!(account.activation.is_none(), "still inactive");
+
+    let wrong = boss
+        .post("/account/two-factor/activate/app", &[("csrf", &page.csrf()), ("password", "not it at all")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.contains("That password is not right."), "{}", wrong.body);
+    let qr = boss
+        .post("/account/two-factor/activate/app", &[("csrf", &page.csrf()), ("password", PASSWORD)])
+        .await;
+    let secret = qr.element_text("secret");
+    let mistyped =
+        boss.post("/account/two-factor/activate/verify", &[("csrf", &qr.csrf()), ("otp", "000000")]).await;
+    assert_eq!(mistyped.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(mistyped.element_text("secret"), secret, "the same QR code again after a mistyped code");
+    let code = totp_of(&secret).code_at(app.now()).unwrap().to_string();
+    let done =
+        boss.post("/account/two-factor/activate/verify", &[("csrf", &qr.csrf()), ("otp", &code)]).await;
+    assert!(
+        done.contains("Your recovery codes") && done.contains("href=\"/account/two-factor/activate\""),
+        "{}",
+        done.body
+    );
+    assert!(app.received("boss@acme.example", "Your two-factor authentication changed").await);
+
+    let confirm = boss.get("/account/two-factor/activate").await;
+    let active = boss.post("/account/two-factor/activate", &[("csrf", &confirm.csrf())]).await;
+    assert!(active.contains("Two-factor authentication is active."), "{}", active.body);
+    assert_eq!(boss.get("/account/users").await.status, StatusCode::OK, "her session proved her new app");
+
+    // Alice logged in with her password alone before activation: her next request asks for her app.
+    assert_eq!(alice.get("/account/security").await.location.as_deref(), Some("/login/otp"));
+    assert_eq!(
+        alice.get("/account/security").await.location.as_deref(),
+        Some("/login/otp"),
+        "until she proves it"
+    );
+    app.advance(30);
+    let code = alices_app.code_at(app.now()).unwrap().to_string();
+    let proven = alice.submit("/login/otp", "/login/otp", &[("otp", &code)]).await;
+    assert_eq!(proven.location.as_deref(), Some("/"), "{}", proven.body);
+    assert_eq!(alice.get("/account/security").await.status, StatusCode::OK);
+}
