@@ -381,7 +381,7 @@ async fn users<S: Store, M: Mailer>(
             let (status, factors, yubikeys) = match row.status {
                 TwoFactorStatus::NotInvited => ("not_invited", Vec::new(), Vec::new()),
                 TwoFactorStatus::Invited { .. } => ("invited", Vec::new(), Vec::new()),
-                TwoFactorStatus::Enrolled { totp, yubikeys } => {
+                TwoFactorStatus::Enrolled { totp, yubikeys, .. } => {
                     let mut factors = Vec::new();
                     if totp {
                         factors.push(FactorKind::Totp.as_str());

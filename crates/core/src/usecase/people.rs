@@ -17,13 +17,16 @@ use crate::yubico::PublicId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TwoFactorStatus {
     NotInvited,
-    /// An enrollment e-mail went out on this date and was not used yet.
+    /// An enrollment e-mail went out on this date and was not used yet; its link works until `expires`.
     Invited {
         at: UnixTime,
+        expires: UnixTime,
     },
     Enrolled {
         totp: bool,
         yubikeys: Vec<PublicId>,
+        /// Unused recovery codes.
+        recovery_codes: usize,
     },
 }
 
@@ -83,12 +86,14 @@ pub(crate) async fn two_factor_status<S: Store, M: Mailer, H: PasswordHasher>(
     let yubikeys: Vec<PublicId> =
         services.store.yubikeys_of(user.id).await?.into_iter().map(|k| k.public_id).collect();
     if totp || !yubikeys.is_empty() {
-        return Ok(TwoFactorStatus::Enrolled { totp, yubikeys });
+        let codes = services.store.recovery_codes(user.id).await?;
+        let recovery_codes = codes.iter().filter(|code| code.used_at.is_none()).count();
+        return Ok(TwoFactorStatus::Enrolled { totp, yubikeys, recovery_codes });
     }
     let invitation = services.store.latest_invitation(user.id, Purpose::Enrollment).await?;
     Ok(match invitation {
         Some(invitation) if invitation.is_open(services.now()) => {
-            TwoFactorStatus::Invited { at: invitation.created_at }
+            TwoFactorStatus::Invited { at: invitation.created_at, expires: invitation.expires_at }
         }
         _ => TwoFactorStatus::NotInvited,
     })

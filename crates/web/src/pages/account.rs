@@ -2,13 +2,12 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keyward_core::mail::Mailer;
 use keyward_core::store::Store;
 use keyward_core::usecase::{self, TwoFactorStatus, UserOverview};
-use keyward_core::user::Role;
 use serde::Deserialize;
 
 use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error};
@@ -21,40 +20,54 @@ pub struct UserRow {
     pub id: i64,
     pub email: String,
     pub role: &'static str,
+    /// Their state in plain words ("no password yet", "not enrolled", "enrollment link sent on …",
+    /// "enrolled: app, YubiKey · 8 recovery codes left").
     pub status: String,
+    pub enrolled: bool,
     pub yubikeys: Vec<String>,
 }
 
 impl UserRow {
     pub fn from_overview(overview: &UserOverview) -> UserRow {
         let status = match &overview.status {
-            TwoFactorStatus::NotInvited => "not invited".to_owned(),
-            TwoFactorStatus::Invited { at } => format!("invited on {}", at.date()),
-            TwoFactorStatus::Enrolled { totp, yubikeys } => {
+            TwoFactorStatus::NotInvited if overview.user.password_hash.is_none() => {
+                "no password yet".to_owned()
+            }
+            TwoFactorStatus::NotInvited => "not enrolled".to_owned(),
+            TwoFactorStatus::Invited { at, expires } => {
+                format!("enrollment link sent on {}, expires {}", at.date(), expires.date())
+            }
+            TwoFactorStatus::Enrolled { totp, yubikeys, recovery_codes } => {
                 let mut factors = Vec::new();
                 if *totp {
-                    factors.push("TOTP app".to_owned());
+                    factors.push("app".to_owned());
                 }
                 match yubikeys.len() {
                     0 => {}
                     1 => factors.push("YubiKey".to_owned()),
                     n => factors.push(format!("{n} YubiKeys")),
                 }
-                format!("enrolled: {}", factors.join(", "))
+                let codes = match recovery_codes {
+                    1 => "1 recovery code left".to_owned(),
+                    n => format!("{n} recovery codes left"),
+                };
+                format!("enrolled: {} · {codes}", factors.join(", "))
             }
         };
-        let yubikeys = match &overview.status {
+        let (enrolled, yubikeys) = match &overview.status {
             TwoFactorStatus::Enrolled { yubikeys, .. } => {
-                yubikeys.iter().map(|k| k.as_str().to_owned()).collect()
+                (true, yubikeys.iter().map(|k| k.as_str().to_owned()).collect())
             }
-            _ => Vec::new(),
+            _ => (false, Vec::new()),
         };
-        let role = match overview.user.role {
-            Role::Admin => "admin",
-            Role::User => "user",
-            Role::Operator => "operator",
-        };
-        UserRow { id: overview.user.id.0, email: overview.user.email.to_string(), role, status, yubikeys }
+        UserRow {
+            id: overview.user.id.0,
+            email: overview.user.email.to_string(),
+            role: overview.user.role.as_str(),
+            status,
+            enrolled,
+            yubikeys,
+        }
     }
 }
 
@@ -68,16 +81,22 @@ struct UsersPage {
     rows: Vec<UserRow>,
     /// The admin's own id: "Reset 2FA" is for the others.
     own_id: i64,
+    enrolled: usize,
+    total: usize,
+    /// Only the users not enrolled are listed.
+    not_enrolled_only: bool,
 }
 
 async fn render<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     visitor: &Visitor,
     notice: Option<Notice>,
+    not_enrolled_only: bool,
 ) -> AppResult<UsersPage> {
     let overview = usecase::users_overview(&state.services, &visitor.user).await?;
     let account =
         state.services.store.find_account(visitor.user.account_id).await?.ok_or(AppError::NotFound)?;
+    let rows: Vec<UserRow> = overview.iter().map(UserRow::from_overview).collect();
     let mut layout = visitor.layout("Users & Security", USERS_AND_SECURITY_PATH);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
@@ -87,16 +106,56 @@ async fn render<S: Store, M: Mailer>(
         csrf: visitor.csrf(),
         account_name: account.name.as_str().to_owned(),
         active: account.activation.is_some(),
-        rows: overview.iter().map(UserRow::from_overview).collect(),
         own_id: visitor.user.id.0,
+        enrolled: rows.iter().filter(|row| row.enrolled).count(),
+        total: rows.len(),
+        rows: rows.into_iter().filter(|row| !(not_enrolled_only && row.enrolled)).collect(),
+        not_enrolled_only,
     })
 }
 
+#[derive(Deserialize, Default)]
+pub struct UsersQuery {
+    #[serde(default)]
+    show: String,
+}
+
+/// Users & Security; `?show=not-enrolled` lists only those still without a factor.
 pub async fn users_page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
+    Query(query): Query<UsersQuery>,
 ) -> AppResult<Response> {
-    Ok(render(&state, &visitor, None).await?.into_response())
+    let not_enrolled_only = query.show == "not-enrolled";
+    Ok(render(&state, &visitor, None, not_enrolled_only).await?.into_response())
+}
+
+/// The users and their state as CSV (e-mail address, role, state), for a spreadsheet.
+pub async fn users_csv<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    Member(visitor): Member,
+) -> AppResult<Response> {
+    let overview = usecase::users_overview(&state.services, &visitor.user).await?;
+    let mut csv = String::from("email,role,enrolled,state\r\n");
+    for row in overview.iter().map(UserRow::from_overview) {
+        let enrolled = if row.enrolled { "yes" } else { "no" };
+        csv.push_str(
+            &[csv_cell(&row.email), csv_cell(row.role), enrolled.into(), csv_cell(&row.status)].join(","),
+        );
+        csv.push_str("\r\n");
+    }
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+        (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
+    ];
+    Ok((headers, csv).into_response())
+}
+
+/// One RFC 4180 field: quoted when it holds a comma, a quote or a line break; a leading `=`, `+`, `-` or
+/// `@` is prefixed with `'` so that a spreadsheet never runs it as a formula.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\r', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 #[derive(Deserialize)]
@@ -115,7 +174,7 @@ pub async fn add_user<S: Store, M: Mailer>(
         Ok(email) => (StatusCode::OK, Notice::success(format!("We sent an e-mail to {email}."))),
         Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
     };
-    Ok((status, render(&state, &visitor, Some(notice)).await?).into_response())
+    Ok((status, render(&state, &visitor, Some(notice), false).await?).into_response())
 }
 
 /// Users & Security with a notice (after "Reset 2FA"): 200 for news, 422 for a refusal.
@@ -129,5 +188,20 @@ pub(crate) async fn users_page_with<S: Store, M: Mailer>(
     } else {
         StatusCode::OK
     };
-    Ok((status, render(state, visitor, Some(notice)).await?).into_response())
+    Ok((status, render(state, visitor, Some(notice), false).await?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_are_quoted_when_needed_and_never_formulas() {
+        assert_eq!(csv_cell("alice@acme.example"), "alice@acme.example");
+        assert_eq!(csv_cell("enrolled: app, YubiKey"), "\"enrolled: app, YubiKey\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(csv_cell("-2+3,x"), "\"'-2+3,x\"");
+    }
 }

@@ -76,3 +76,55 @@ async fn the_admin_sets_up_her_own_app_before_activating_and_earlier_sessions_ow
     assert_eq!(proven.location.as_deref(), Some("/"), "{}", proven.body);
     assert_eq!(alice.get("/account/security").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn users_and_security_says_who_is_enrolled_filters_and_exports_csv() {
+    let Some(app) = spawn_app("rollout-status").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    let settings = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    boss.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    add_user(&app, &mut boss, "alice@acme.example").await;
+    add_user(&app, &mut boss, "bob@acme.example").await;
+    boss.submit("/account/users", "/account/users", &[("email", "=carol@acme.example")]).await;
+    enroll(&app, &mut boss, &mut app.browser(), "alice@acme.example").await;
+    let mut boss = app.browser();
+    log_in(&mut boss, "boss@acme.example", PASSWORD).await;
+    let bob = crate::story::user_id(&app, "bob@acme.example").await;
+    boss.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &bob)]).await;
+
+    let users = boss.get("/account/users").await;
+    for expected in [
+        "<strong>1 of 4</strong> enrolled",
+        "enrolled: app · 10 recovery codes left",
+        "enrollment link sent on 2026-11-28, expires 2026-12-01",
+        "no password yet",
+        "not enrolled",
+    ] {
+        assert!(users.contains(expected), "{expected}: {}", users.body);
+    }
+    let missing = boss.get("/account/users?show=not-enrolled").await;
+    assert!(missing.contains("<strong>1 of 4</strong> enrolled"), "{}", missing.body);
+    assert!(
+        !missing.contains("<td>alice@acme.example</td>") && missing.contains("<td>bob@acme.example</td>")
+    );
+    assert!(missing.contains("Show everyone"));
+
+    let csv = boss.get("/account/users.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers["content-disposition"].to_str().unwrap().contains("users.csv"));
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|line| !line.is_empty()).collect();
+    assert_eq!(lines[0], "email,role,enrolled,state");
+    assert_eq!(lines.len(), 5, "{}", csv.body);
+    assert!(
+        lines.contains(&"alice@acme.example,user,yes,enrolled: app · 10 recovery codes left"),
+        "{}",
+        csv.body
+    );
+    assert!(lines.contains(&"'=carol@acme.example,user,no,no password yet"), "no formula: {}", csv.body);
+    assert!(lines.contains(&"boss@acme.example,admin,no,not enrolled"), "{}", csv.body);
+
+    let mut alice = app.browser();
+    log_in(&mut alice, "alice@acme.example", PASSWORD).await;
+    assert_eq!(alice.get("/account/users.csv").await.status, StatusCode::FORBIDDEN, "admins only");
+}

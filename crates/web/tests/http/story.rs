@@ -127,7 +127,7 @@ async fn the_help_article_story() {
     let sent =
         admin.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &alice_id)]).await;
     assert!(sent.contains("The enrollment e-mail was sent."), "{}", sent.body);
-    assert!(sent.contains("invited on 2026-11-28"), "{}", sent.body);
+    assert!(sent.contains("enrollment link sent on 2026-11-28, expires 2026-12-01"), "{}", sent.body);
     let link = app.links_to("alice@acme.example").pop().unwrap();
     assert!(link.starts_with("/enroll/") && link != first_link);
     let mut alice = app.browser();
@@ -229,9 +229,11 @@ async fn the_help_article_story() {
     // "Users & Security" shows who is enrolled with what.
     let users = admin.get("/account/users").await;
     assert!(
-        users.contains("enrolled: TOTP app")
-            && users.contains("enrolled: YubiKey")
-            && users.contains("not invited")
+        users.contains("enrolled: app · 10 recovery codes left")
+            && users.contains("enrolled: YubiKey · 0 recovery codes left")
+            && users.contains("not enrolled"),
+        "{}",
+        users.body
     );
 
     // "Activate", "Confirm": Carol has no factor yet, is listed, and gets an enrollment e-mail.
