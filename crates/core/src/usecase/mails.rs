@@ -33,12 +33,21 @@ fn notice(to: &Email, subject: &str, lines: &[&str]) -> Message {
     Message { to: to.clone(), subject: subject.to_owned(), text, html, links: Vec::new() }
 }
 
-pub(crate) fn enrollment(to: &Email, account: &str, link: &str, hours: u64) -> Message {
+/// The enrollment link; `admin` when it goes to one of the account's administrators, who turned it on
+/// (or whose colleague did) rather than being asked by one.
+pub(crate) fn enrollment(to: &Email, account: &str, link: &str, hours: u64, admin: bool) -> Message {
+    let why = if admin {
+        format!(
+            "You are an administrator of {account}, which uses two-factor authentication: set up your own."
+        )
+    } else {
+        format!("Your administrator at {account} has turned on two-factor authentication.")
+    };
     with_link(
         to,
         &format!("Set up two-factor authentication for {account}"),
         &[
-            &format!("Your administrator at {account} has turned on two-factor authentication."),
+            &why,
             "Open the link below on your computer, with your phone ready: the page shows a QR code to scan with \
              Google Authenticator, Authy or another authenticator app. Then type the first one-time password \
              and click Verify.",

@@ -146,7 +146,13 @@ pub(crate) async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     let link = send_link(services, user, Purpose::Enrollment, lifetime).await?;
     services
         .mailer
-        .send(&mails::enrollment(&user.email, account.name.as_str(), &link, lifetime / 3600))
+        .send(&mails::enrollment(
+            &user.email,
+            account.name.as_str(),
+            &link,
+            lifetime / 3600,
+            user.role == crate::user::Role::Admin,
+        ))
         .await?;
     Ok(())
 }

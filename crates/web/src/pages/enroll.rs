@@ -51,6 +51,21 @@ pub(crate) struct RecoveryCodes {
     pub next: &'static str,
 }
 
+impl RecoveryCodes {
+    /// The codes as a text file, for "Download": a `data:` link, so nothing is stored to serve it.
+    pub fn download_href(&self) -> String {
+        let text = format!("Keyward recovery codes (each works once)\r\n\r\n{}\r\n", self.codes.join("\r\n"));
+        let encoded: String = text
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        format!("data:text/plain;charset=utf-8,{encoded}")
+    }
+}
+
 const TITLE: &str = "Set up two-factor authentication";
 
 async fn qr_step<S: Store, M: Mailer>(

@@ -78,7 +78,7 @@ impl From<Failure> for AppError {
     fn from(failure: Failure) -> AppError {
         match failure {
             Failure::Refused(message) => AppError::unprocessable(message),
-            Failure::Invalid(error) => AppError::unprocessable(error.to_string()),
+            Failure::Invalid(error) => AppError::unprocessable(sentence(&error.to_string())),
             Failure::NotFound => AppError::NotFound,
             Failure::Forbidden => AppError::Forbidden,
             Failure::StepUpRequired => AppError::unprocessable("Confirm with your second factor first."),
@@ -95,9 +95,20 @@ impl From<Failure> for AppError {
 pub fn notice_or_error(failure: Failure) -> Result<Notice, AppError> {
     match failure {
         Failure::Refused(message) => Ok(Notice::error(message)),
-        Failure::Invalid(error) => Ok(Notice::error(error.to_string())),
+        Failure::Invalid(error) => Ok(Notice::error(sentence(&error.to_string()))),
         other => Err(other.into()),
     }
+}
+
+/// The core's error messages as a person reads them: starting with a capital letter, ending with a stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let Some(first) = chars.next() else { return String::new() };
+    let mut text: String = first.to_uppercase().chain(chars).collect();
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
 }
 
 /// A 303 to `path`: the answer to a successful form.
@@ -137,6 +148,14 @@ pub type SharedState<S, M> = Arc<AppState<S, M>>;
 #[cfg(test)]
 mod tests {
     use super::safe_next;
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(super::sentence("a one-time code is 6 to 8 digits"), "A one-time code is 6 to 8 digits.");
+        assert_eq!(super::sentence("\"x\" is not an e-mail address"), "\"x\" is not an e-mail address.");
+        assert_eq!(super::sentence("Already fine."), "Already fine.");
+        assert_eq!(super::sentence(""), "");
+    }
 
     #[test]
     fn next_is_only_a_plain_path_of_our_own() {

@@ -87,16 +87,18 @@ async fn settings_page<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     visitor: &Visitor,
     notice: Option<Notice>,
-    policy_typed: Option<String>,
+    typed: Option<(Methods, String)>,
 ) -> AppResult<SettingsPage> {
     let account = account(state, visitor).await?;
     let saved_policy = account.disable_policy.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    // A refused form is shown as it was typed, methods and policy alike.
+    let (methods, policy) = typed.unwrap_or((account.methods, saved_policy));
     Ok(SettingsPage {
         layout: with_notice(visitor.layout("Configure two-factor authentication", SETTINGS), notice),
         csrf: visitor.csrf(),
         tab: "settings",
-        methods: account.methods,
-        policy: policy_typed.unwrap_or(saved_policy),
+        methods,
+        policy,
         active: account.activation.is_some(),
         configured: account.disable_policy.is_some(),
     })
@@ -141,7 +143,7 @@ pub async fn save_settings<S: Store, M: Mailer>(
         Err(Failure::StepUpRequired) => Ok(step_up(SETTINGS)),
         Err(failure) => {
             let notice = notice_or_error(failure)?;
-            let page = settings_page(&state, &visitor, Some(notice), Some(form.policy)).await?;
+            let page = settings_page(&state, &visitor, Some(notice), Some((methods, form.policy))).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

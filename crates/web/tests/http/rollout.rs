@@ -128,3 +128,74 @@ async fn users_and_security_says_who_is_enrolled_filters_and_exports_csv() {
     log_in(&mut alice, "alice@acme.example", PASSWORD).await;
     assert_eq!(alice.get("/account/users.csv").await.status, StatusCode::FORBIDDEN, "admins only");
 }
+
+#[tokio::test]
+async fn rough_edges_found_in_the_browser_stay_smoothed() {
+    let Some(app) = spawn_app("rollout-edges").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+
+    // A refused policy keeps the methods as ticked.
+    let refused = boss
+        .submit("/account/two-factor", "/account/two-factor", &[("yubikey", "on"), ("policy", "ask Dana")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.contains("id=\"yubikey\" name=\"yubikey\" value=\"on\" checked"), "{}", refused.body);
+    assert!(!refused.contains("id=\"totp\" name=\"totp\" value=\"on\" checked"));
+    assert!(refused.contains(">ask Dana</textarea>"));
+
+    // Messages read as sentences, whatever the core's wording.
+    let mut stranger = app.browser();
+    let typo = stranger.submit("/login", "/login", &[("email", "x"), ("password", "whatever123")]).await;
+    assert!(typo.contains("The e-mail address or the password is wrong."), "{}", typo.body);
+    let added = boss.submit("/account/users", "/account/users", &[("email", "not an address")]).await;
+    assert!(added.contains("&#34;not an address&#34; is not an e-mail address."), "{}", added.body);
+
+    // The settings status line is one piece of text; Confirm and Cancel stand apart.
+    let settings = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    let page = boss.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    assert!(
+        page.contains("<span>Two-factor authentication is <strong>not active</strong>.</span>"),
+        "{}",
+        page.body
+    );
+
+    // An admin's enrollment e-mail speaks to an admin; recovery codes can be downloaded in one click.
+    let boss_id = crate::story::user_id(&app, "boss@acme.example").await;
+    boss.submit("/account/two-factor/totp", "/account/two-factor/totp", &[("user", &boss_id)]).await;
+    assert!(app.received("boss@acme.example", "Set up two-factor authentication for ACME").await);
+    let mail =
+        app.sink.messages().iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(mail.iter().any(|m| m.contains("You are an administrator of ACME")), "{mail:?}");
+    let codes_page = own_app(&app, &mut boss).await;
+    let href = codes_page.body.split("href=\"data:text/plain;charset=utf-8,").nth(1).unwrap();
+    let encoded = href.split('"').next().unwrap();
+    let decoded = percent_decode(encoded);
+    let first_code = codes_page.body.split("<code>").nth(1).unwrap().split('<').next().unwrap();
+    assert!(decoded.contains(first_code) && decoded.lines().count() >= 12, "{decoded}");
+}
+
+/// The admin's own app from the Activate page; the recovery codes page.
+async fn own_app(app: &crate::app::TestApp, admin: &mut crate::app::Browser) -> crate::app::Page {
+    let page = admin.get("/account/two-factor/activate").await;
+    let qr = admin
+        .post("/account/two-factor/activate/app", &[("csrf", &page.csrf()), ("password", PASSWORD)])
+        .await;
+    let code = totp_of(&qr.element_text("secret")).code_at(app.now()).unwrap().to_string();
+    admin.post("/account/two-factor/activate/verify", &[("csrf", &qr.csrf()), ("otp", &code)]).await
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
