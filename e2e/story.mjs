@@ -13,6 +13,9 @@
 //   KEYWARD_TEST_E2E_KEEP=1        keep the scratch directory (server log, mails) even on success
 //   KEYWARD_TEST_E2E_MAIL=outbox   no SMTP: read the e-mails from the server's outbox folder instead
 //
+// Every page the story visits is checked with axe-core (WCAG 2.1 A and AA, and best practices): a serious
+// or critical violation fails the story; lesser findings are listed at the end.
+//
 // Exits 0 when the whole story passes; otherwise prints the step that failed, why, where the
 // browser was, and the end of the server's log, and exits 1. The server and the SMTP sink are
 // always stopped.
@@ -76,6 +79,9 @@ let activePage = null; // the page a failure report describes
 let lastNavigation = '';
 let shotNumber = 0;
 const shotsWritten = new Set();
+const AXE_SOURCE = fs.readFileSync(path.join(ROOT, 'e2e/node_modules/axe-core/axe.min.js'), 'utf8');
+const axeChecked = new Set();
+const axeFindings = [];
 
 function log(message) {
   const seconds = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
@@ -439,8 +445,31 @@ function touch(key) {
 // ---------------------------------------------------------------------------------------------
 // The browser.
 
+/**
+ * Runs axe-core on the page as it is now. Injected through the DevTools protocol, which the page's strict
+ * CSP does not govern; each distinct page (path with ids and tokens masked, and title) is checked once.
+ */
+async function checkAccessibility(page) {
+  const url = new URL(page.url());
+  const key = `${url.pathname.replace(/\/[A-Za-z0-9_-]{20,}/g, '/TOKEN').replace(/\/\d+/g, '/ID')} | ${await page.title()}`;
+  if (axeChecked.has(key)) return;
+  axeChecked.add(key);
+  await page.evaluate(AXE_SOURCE);
+  const results = await page.evaluate(() =>
+    window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    }),
+  );
+  const describe = (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`;
+  const blocking = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of results.violations.filter((v) => !blocking.includes(v))) axeFindings.push(`${url.pathname}: ${describe(v)}`);
+  if (blocking.length) fail(`axe-core finds on ${url.pathname}:\n    ${blocking.map(describe).join('\n    ')}`);
+}
+
 /** Saves a full-page screenshot of what the browser shows now as docs/screenshots/NN-name.png. */
 async function shot(page, name) {
+  await checkAccessibility(page);
   shotNumber += 1;
   const file = `${String(shotNumber).padStart(2, '0')}-${name}.png`;
   await page.screenshot({ path: path.join(SHOTS, file), fullPage: true });
@@ -504,6 +533,7 @@ async function goto(page, url, what) {
     fail(`opening ${what} (${pathname}) failed: ${answered}`);
   }
   if (!response || response.status() >= 400) fail(`opening ${what} (${new URL(url).pathname}) answered ${response?.status()}`);
+  await checkAccessibility(page);
 }
 
 const field = (page, label) => page.getByLabel(label, { exact: true });
@@ -546,6 +576,7 @@ async function submit(page, buttonName) {
   await page.waitForLoadState('load');
   const status = lastNavigation.match(/-> (\d+)$/)?.[1];
   if (status && Number(status) >= 500) fail(`clicking "${buttonName}" answered ${status}`);
+  await checkAccessibility(page);
 }
 
 /** "Account" in the header, which leads to "Users & Security". */
@@ -1074,6 +1105,7 @@ async function main() {
   if (consoleProblems.length) {
     console.log(`\nbrowser console errors (CSP violations, scripts):\n  ${consoleProblems.join('\n  ')}`);
   }
+  console.log(`\naxe-core checked ${axeChecked.size} pages; minor and moderate findings: ${axeFindings.length ? `\n  ${axeFindings.join('\n  ')}` : 'none'}`);
   if (contractNotes.length) {
     console.log(`\nthe UI differs from the contract:\n  ${contractNotes.join('\n  ')}`);
   }
