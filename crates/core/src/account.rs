@@ -19,6 +19,17 @@ pub struct Account {
     /// Set while two-factor authentication is active for the whole account.
     pub activation: Option<Activation>,
     pub created_at: UnixTime,
+    /// While active: until when users without a factor may still finish a login with their password.
+    pub enroll_by: Option<UnixTime>,
+    /// Which reminder before `enroll_by` went out last: 0 (none yet), 7 (a week before), 1 (a day before).
+    pub reminders_sent: u8,
+}
+
+impl Account {
+    /// Whether users without a factor may still log in with their password alone at `now`.
+    pub fn in_grace(&self, now: UnixTime) -> bool {
+        self.activation.is_some() && self.enroll_by.is_some_and(|deadline| now < deadline)
+    }
 }
 
 /// The methods an admin chose under "Configure two-factor authentication".

@@ -76,6 +76,23 @@ pub trait AccountStore {
         query: &str,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<Account>>> + Send;
+    /// Sets (or clears) the grace deadline for enrolling; its reminders start over.
+    fn set_enroll_by(
+        &self,
+        id: AccountId,
+        deadline: Option<UnixTime>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Active accounts with a grace deadline, for the reminders.
+    fn accounts_with_deadline(&self) -> impl Future<Output = StoreResult<Vec<Account>>> + Send;
+    /// Claims sending a reminder with one conditional update: the account's deadline is still `deadline`
+    /// and its last reminder `from`; it becomes `to`. Of several nodes, one sends each reminder.
+    fn claim_reminder(
+        &self,
+        id: AccountId,
+        deadline: UnixTime,
+        from: u8,
+        to: u8,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// People.

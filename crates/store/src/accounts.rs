@@ -20,6 +20,8 @@ struct AccountRow {
     activated_by: Option<i64>,
     activated_at: Option<i64>,
     created_at: i64,
+    enroll_by: Option<i64>,
+    reminders_sent: i64,
 }
 
 impl AccountRow {
@@ -35,13 +37,16 @@ impl AccountRow {
             disable_policy: self.disable_policy.as_deref().map(DisablePolicy::parse).transpose()?,
             activation,
             created_at: time(self.created_at)?,
+            enroll_by: self.enroll_by.map(time).transpose()?,
+            reminders_sent: u8::try_from(self.reminders_sent).unwrap_or(0),
         })
     }
 }
 
 macro_rules! account_columns {
     () => {
-        "id, name, totp_enabled, yubikey_enabled, disable_policy, activated_by, activated_at, created_at"
+        "id, name, totp_enabled, yubikey_enabled, disable_policy, activated_by, activated_at, created_at, \
+         enroll_by, reminders_sent"
     };
 }
 
@@ -151,5 +156,41 @@ impl AccountStore for SqlStore {
                 .map_err(backend)?
         });
         rows.into_iter().map(AccountRow::into_account).collect()
+    }
+
+    async fn set_enroll_by(&self, id: AccountId, deadline: Option<UnixTime>) -> StoreResult<()> {
+        let sql = "UPDATE accounts SET enroll_by = $1, reminders_sent = 0 WHERE id = $2";
+        let updated = with_pool!(self, pool => {
+            sqlx::query(sql).bind(deadline.map(seconds)).bind(id.0).execute(pool).await.map_err(backend)?.rows_affected()
+        });
+        if updated == 0 { Err(keyward_core::store::StoreError::Missing("the account")) } else { Ok(()) }
+    }
+
+    async fn accounts_with_deadline(&self) -> StoreResult<Vec<Account>> {
+        let sql = concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE enroll_by IS NOT NULL AND activated_at IS NOT NULL ORDER BY id"
+        );
+        let rows: Vec<AccountRow> = with_pool!(self, pool => {
+            sqlx::query_as(sql).fetch_all(pool).await.map_err(backend)?
+        });
+        rows.into_iter().map(AccountRow::into_account).collect()
+    }
+
+    async fn claim_reminder(&self, id: AccountId, deadline: UnixTime, from: u8, to: u8) -> StoreResult<bool> {
+        let sql = "UPDATE accounts SET reminders_sent = $1 WHERE id = $2 AND enroll_by = $3 AND reminders_sent = $4";
+        let updated = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(i64::from(to))
+                .bind(id.0)
+                .bind(seconds(deadline))
+                .bind(i64::from(from))
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        Ok(updated == 1)
     }
 }

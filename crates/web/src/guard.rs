@@ -26,6 +26,8 @@ pub struct Visitor {
     pub session: Session,
     pub user: User,
     pub token: Token,
+    /// In the account's grace period without a factor: the days left to enroll (the layout's banner).
+    pub grace_days_left: Option<u64>,
 }
 
 impl Visitor {
@@ -38,7 +40,9 @@ impl Visitor {
                 SignedIn::account_member(self.user.email.as_str(), csrf, path, self.user.role == Role::Admin)
             }
         };
-        Layout::signed_in(title, signed_in)
+        let mut layout = Layout::signed_in(title, signed_in);
+        layout.grace_days_left = self.grace_days_left;
+        layout
     }
 
     pub fn csrf(&self) -> String {
@@ -67,7 +71,14 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>
     async fn from_request_parts(parts: &mut Parts, state: &SharedState<S, M>) -> Result<Member, AppError> {
         match session_of(parts, state).await? {
             Some((session, user, token)) if session.stage == Stage::Complete => match user.role {
-                Role::Admin | Role::User => Ok(Member(Visitor { session, user, token })),
+                Role::Admin | Role::User => {
+                    // Only a session that never proved a factor can belong to someone in a grace period.
+                    let grace_days_left = match session.second_factor_at {
+                        None => usecase::grace_days_left(&state.services, &user).await?,
+                        Some(_) => None,
+                    };
+                    Ok(Member(Visitor { session, user, token, grace_days_left }))
+                }
                 Role::Operator => Err(AppError::Forbidden),
             },
             Some((_, user, _)) if user.role != Role::Operator => Err(AppError::SecondFactorOwed),
@@ -87,7 +98,7 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>
     async fn from_request_parts(parts: &mut Parts, state: &SharedState<S, M>) -> Result<Operator, Response> {
         match session_of(parts, state).await.map_err(IntoResponse::into_response)? {
             Some((session, user, token)) if session.stage == Stage::Complete => match user.role {
-                Role::Operator => Ok(Operator(Visitor { session, user, token })),
+                Role::Operator => Ok(Operator(Visitor { session, user, token, grace_days_left: None })),
                 Role::Admin | Role::User => Err(AppError::Forbidden.into_response()),
             },
             _ => Err(Redirect::to(SUPPORT_LOGIN_PATH).into_response()),

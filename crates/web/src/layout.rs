@@ -18,17 +18,19 @@ pub struct Layout {
     pub user: Option<SignedIn>,
     /// A message shown above the content ("Changes saved.").
     pub notice: Option<Notice>,
+    /// For a user in their account's grace period without a factor: the days left to enroll.
+    pub grace_days_left: Option<u64>,
 }
 
 impl Layout {
     /// A page for someone not signed in: no navigation.
     pub fn public(title: impl Into<String>) -> Layout {
-        Layout { title: title.into(), user: None, notice: None }
+        Layout { title: title.into(), user: None, notice: None, grace_days_left: None }
     }
 
     /// A page for a signed-in person.
     pub fn signed_in(title: impl Into<String>, user: SignedIn) -> Layout {
-        Layout { title: title.into(), user: Some(user), notice: None }
+        Layout { title: title.into(), user: Some(user), notice: None, grace_days_left: None }
     }
 
     /// The same layout with a notice above the content.

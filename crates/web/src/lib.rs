@@ -95,6 +95,8 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/account/users.csv", get(account::users_csv::<S, M>))
         .route(layout::MY_SECURITY_PATH, get(security::my_security::<S, M>))
         .route("/account/security/recovery-codes", post(security::new_recovery_codes::<S, M>))
+        .route("/account/security/app", post(security::my_app::<S, M>))
+        .route("/account/security/app/verify", post(security::my_app_verify::<S, M>))
         .route(layout::AUDIT_LOG_PATH, get(security::audit_log::<S, M>))
         .route(layout::API_CLIENTS_PATH, get(api_clients::page::<S, M>).post(api_clients::create::<S, M>))
         .route("/account/api-clients/revoke", post(api_clients::revoke::<S, M>))
@@ -117,6 +119,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             "/account/two-factor/activate",
             get(two_factor::activate_page::<S, M>).post(two_factor::activate::<S, M>),
         )
+        .route("/account/two-factor/deadline", post(two_factor::move_deadline::<S, M>))
         .route("/account/two-factor/activate/app", post(two_factor::own_app::<S, M>))
         .route("/account/two-factor/activate/verify", post(two_factor::own_app_verify::<S, M>))
         .route(

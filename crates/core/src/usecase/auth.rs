@@ -133,13 +133,40 @@ pub(crate) async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(token)
 }
 
-/// Whether this person must give a one-time password after the password.
-async fn needs_second_factor<S: Store>(store: &S, user: &User) -> Result<bool, Failure> {
+/// Whether this person must give a one-time password after the password: operators always; account
+/// members once their account activated two-factor authentication, except those without a factor while
+/// the account's grace deadline has not passed.
+async fn needs_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<bool, Failure> {
     if user.role == Role::Operator {
         return Ok(true);
     }
-    let account = store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
-    Ok(account.activation.is_some())
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    if account.activation.is_none() {
+        return Ok(false);
+    }
+    Ok(!account.in_grace(services.now()) || services.has_working_factor(user).await?)
+}
+
+/// For a member of an account in its grace period who has no factor yet: the whole days left to enroll
+/// (rounded up). `None` for everyone else.
+pub async fn grace_days_left<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<Option<u64>, Failure> {
+    if user.role == Role::Operator {
+        return Ok(None);
+    }
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    let now = services.now();
+    match account.enroll_by {
+        Some(deadline) if account.in_grace(now) && !services.has_working_factor(user).await? => {
+            Ok(Some((deadline.seconds() - now.seconds()).div_ceil(86_400)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The password step. Unknown addresses cost the same time and get the same message as wrong passwords.
@@ -204,11 +231,8 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
         }
     };
     budgets.give_back(&services.store).await?;
-    let stage = if needs_second_factor(&services.store, &user).await? {
-        Stage::PasswordOnly
-    } else {
-        Stage::Complete
-    };
+    let stage =
+        if needs_second_factor(services, &user).await? { Stage::PasswordOnly } else { Stage::Complete };
     let token = start_session(services, &user, stage).await?;
     Ok(LoginOutcome { user, token, stage })
 }
@@ -227,7 +251,7 @@ pub async fn current_session<S: Store, M: Mailer, H: PasswordHasher>(
     let Some(user) = services.store.find_user(session.user_id).await? else { return Ok(None) };
     if session.stage == Stage::Complete
         && session.second_factor_at.is_none()
-        && needs_second_factor(&services.store, &user).await?
+        && needs_second_factor(services, &user).await?
     {
         // Logged in with the password alone before two-factor authentication was activated: the second
         // factor is owed now, before anything else.

@@ -310,3 +310,35 @@ pub(crate) fn recovery_codes_replaced(to: &Email) -> Message {
         ],
     )
 }
+
+/// Before the grace deadline: the days left to set up a second factor.
+pub(crate) fn enrollment_reminder(
+    to: &Email,
+    account: &str,
+    days: u64,
+    last_day: &str,
+    link: Option<String>,
+) -> Message {
+    let subject = match days {
+        1 => "Set up two-factor authentication today".to_owned(),
+        n => format!("{n} days left to set up two-factor authentication"),
+    };
+    let when = format!(
+        "{account} requires two-factor authentication. You can log in with your password alone until {last_day} \
+         (UTC); after that, only with a second factor."
+    );
+    match link {
+        Some(link) => with_link(
+            to,
+            &subject,
+            &[
+                &when,
+                "Open the link below on your computer, with your phone and its authenticator app ready.",
+            ],
+            &link,
+            "Set up two-factor authentication",
+            "The link replaces any earlier one. If you did not expect this e-mail, tell your administrator.",
+        ),
+        None => notice(to, &subject, &[&when, "Ask your administrator to register your YubiKey."]),
+    }
+}

@@ -22,7 +22,8 @@ pub use api::{
     verify_for_client, yubico_clients,
 };
 pub use auth::{
-    Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in, log_out,
+    Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, grace_days_left, known_browser_mark, log_in,
+    log_out,
 };
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
@@ -47,8 +48,8 @@ pub use support::{
     open_requests, remove_operator, request_disable,
 };
 pub use two_factor::{
-    OWN_FACTOR_FIRST, Recipients, activate, activation_preview, configure_two_factor, deactivate,
-    register_yubikey, remove_yubikey, send_enrollment,
+    OWN_FACTOR_FIRST, Recipients, activate, activation_preview, configure_two_factor, deactivate, last_day,
+    move_enroll_by, register_yubikey, remove_yubikey, send_enrollment, send_enrollment_reminders,
 };
 pub use validation::{ValidationAnswer, answer_verify_request};
 pub use verify::{Checked, SecondFactorOutcome, check_otp, prove_second_factor};

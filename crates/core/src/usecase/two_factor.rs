@@ -3,6 +3,7 @@
 
 use super::people::{TwoFactorStatus, require_admin, send_link, two_factor_status};
 use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
+use crate::UnixTime;
 use crate::account::{Account, Activation, DisablePolicy, Methods};
 use crate::factor::Yubikey;
 use crate::ids::{AccountId, UserId};
@@ -268,9 +269,12 @@ pub const OWN_FACTOR_FIRST: &str = "Set up your own second factor first: once tw
 
 /// "Confirm" after "Activate": from now on every login of the account asks for a one-time password. Users
 /// without a factor get a fresh enrollment e-mail (when TOTP is on) and cannot finish a login until enrolled.
+/// `enroll_by`, when not empty, is the grace deadline (`YYYY-MM-DD`, the last day included): until then
+/// users without a factor still finish a login with their password.
 pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     admin: &User,
+    enroll_by: &str,
     origin: &Origin,
 ) -> Result<Vec<User>, Failure> {
     let account = account_of(services, admin).await?;
@@ -283,8 +287,10 @@ pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
     if !services.has_working_factor(admin).await? {
         return Err(Failure::Refused(OWN_FACTOR_FIRST.into()));
     }
+    let deadline = deadline(services, enroll_by)?;
     let without = activation_preview(services, admin).await?;
     services.store.set_activation(account.id, Some(Activation { by: admin.id, at: services.now() })).await?;
+    services.store.set_enroll_by(account.id, deadline).await?;
     if account.methods.totp {
         for user in &without {
             email_enrollment(services, &account, user).await?;
@@ -294,7 +300,10 @@ pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
         mails::two_factor_switched(to, account.name.as_str(), &admin.email, true)
     })
     .await?;
-    let detail = format!("{} users without a factor", without.len());
+    let mut detail = format!("{} users without a factor", without.len());
+    if let Some(deadline) = deadline {
+        detail.push_str(&format!(", who must enroll by {}", last_day(deadline)));
+    }
     services
         .audit(
             account.id,
@@ -319,6 +328,7 @@ pub async fn deactivate<S: Store, M: Mailer, H: PasswordHasher>(
     require_fresh_second_factor(services, session)?;
     let account = account_of(services, admin).await?;
     services.store.set_activation(account.id, None).await?;
+    services.store.set_enroll_by(account.id, None).await?;
     for user in services.store.list_users(account.id).await? {
         let keep = (user.id == admin.id).then_some(&session.id_hash);
         services.store.delete_sessions_of(user.id, keep).await?;
@@ -352,4 +362,101 @@ pub(crate) async fn tell_admins<S: Store, M: Mailer, H: PasswordHasher>(
         }
     }
     Ok(())
+}
+
+/// The longest grace period an admin may give: a year.
+const MAX_GRACE_DAYS: u64 = 365;
+
+/// The grace deadline typed as the last day to enroll (`YYYY-MM-DD`, UTC): the end of that day. Empty is
+/// none; a day before tomorrow or more than a year ahead is refused.
+fn deadline<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    typed: &str,
+) -> Result<Option<UnixTime>, Failure> {
+    if typed.trim().is_empty() {
+        return Ok(None);
+    }
+    let end = UnixTime(UnixTime::from_date(typed)?.seconds() + 86_400);
+    let now = services.now().seconds();
+    if end.seconds() <= now + 86_400 {
+        return Err(Failure::Refused("Choose a day after today for the enrollment deadline.".into()));
+    }
+    if end.seconds() > now + MAX_GRACE_DAYS * 86_400 {
+        return Err(Failure::Refused("Choose an enrollment deadline within a year.".into()));
+    }
+    Ok(Some(end))
+}
+
+/// The last day of a grace period that ends at `deadline` (the end of that day).
+pub fn last_day(deadline: UnixTime) -> String {
+    UnixTime(deadline.seconds().saturating_sub(1)).date()
+}
+
+/// Moves (or, when `enroll_by` is empty, ends) the grace deadline of an active account; its reminders
+/// start over.
+pub async fn move_enroll_by<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    enroll_by: &str,
+    origin: &Origin,
+) -> Result<Option<UnixTime>, Failure> {
+    require_admin(admin)?;
+    let account = account_of(services, admin).await?;
+    if account.activation.is_none() {
+        return Err(Failure::Refused("Activate two-factor authentication first.".into()));
+    }
+    let deadline = deadline(services, enroll_by)?;
+    services.store.set_enroll_by(account.id, deadline).await?;
+    let detail = deadline.map_or("none: a second factor is required now".to_owned(), last_day);
+    let target = format!("account:{}", account.id);
+    services.audit(account.id, &actor(admin), target, "two_factor.deadline_moved", origin, detail).await?;
+    Ok(deadline)
+}
+
+/// The reminders before grace deadlines: a week before and a day before, to every user still without a
+/// factor (with a fresh enrollment link where the account uses apps). Each reminder of each account is
+/// claimed with one conditional update, so several nodes running this send it once. Returns how many
+/// e-mails went out.
+pub async fn send_enrollment_reminders<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+) -> Result<usize, Failure> {
+    let now = services.now().seconds();
+    let mut sent = 0;
+    for account in services.store.accounts_with_deadline().await? {
+        let Some(deadline) = account.enroll_by else { continue };
+        let left = deadline.seconds().saturating_sub(now);
+        if left == 0 {
+            continue;
+        }
+        let (from, to) = match account.reminders_sent {
+            0 | 7 if left <= 86_400 => (account.reminders_sent, 1),
+            0 if left <= 7 * 86_400 => (0, 7),
+            _ => continue,
+        };
+        if !services.store.claim_reminder(account.id, deadline, from, to).await? {
+            continue;
+        }
+        for user in services.store.list_users(account.id).await? {
+            if services.has_working_factor(&user).await? {
+                continue;
+            }
+            let link = if account.methods.totp {
+                let lifetime = services.settings.enrollment_link_secs;
+                Some(send_link(services, &user, Purpose::Enrollment, lifetime).await?)
+            } else {
+                None
+            };
+            let days = left.div_ceil(86_400);
+            let message = mails::enrollment_reminder(
+                &user.email,
+                account.name.as_str(),
+                days,
+                &last_day(deadline),
+                link,
+            );
+            services.mailer.send(&message).await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }

@@ -45,6 +45,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let (store, keys, key_source) = super::open_with_keys(&config).await?;
     tracing::info!(backend = store.backend_name(), master_key = %key_source, "database ready");
     let metrics = Arc::new(Metrics::default());
+    tokio::spawn(send_reminders(services(&config, store.clone(), keys.clone(), Arc::clone(&metrics))?));
     let services = services(&config, store.clone(), keys, Arc::clone(&metrics))?;
     let mut state = AppState::new(services);
     state.metrics = Arc::clone(&metrics);
@@ -95,6 +96,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the enrollment reminders are looked for (a reminder goes out at most this late).
+const REMINDER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Sends the reminders before grace deadlines, now and every [`REMINDER_INTERVAL`]; any node may, each
+/// reminder is claimed once in the database.
+async fn send_reminders(services: Services<SqlStore, CountingMailer<AnyMailer>, BlockingHasher>) {
+    let mut interval = tokio::time::interval(REMINDER_INTERVAL);
+    loop {
+        interval.tick().await;
+        match keyward_core::usecase::send_enrollment_reminders(&services).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(sent, "enrollment reminders sent"),
+            Err(failure) => {
+                let cause = keyward_web::errors::cause_chain(&failure);
+                tracing::error!(%cause, "enrollment reminders failed");
+            }
+        }
+    }
 }
 
 /// The use cases' services over the opened store: the configured mailer (counted in `metrics`), argon2 on

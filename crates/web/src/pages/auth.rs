@@ -441,7 +441,7 @@ async fn prove<S: Store, M: Mailer>(
             }
             // A recovery code: say how many are left, and where to make new ones.
             let left = usecase::recovery_codes_left(&state.services, &user).await?;
-            let visitor = Visitor { session, user, token };
+            let visitor = Visitor { session, user, token, grace_days_left: None };
             let page = MessagePage {
                 layout: visitor.layout("Recovery code used", "/"),
                 heading: "You used a recovery code".into(),
@@ -460,7 +460,8 @@ async fn prove<S: Store, M: Mailer>(
             let notice = notice_or_error(failure)?;
             let csrf = crate::session::csrf_token(&token);
             let layout = if step_up {
-                Visitor { session, user, token }.layout("Confirm it is you", "/step-up")
+                Visitor { session, user, token, grace_days_left: None }
+                    .layout("Confirm it is you", "/step-up")
             } else {
                 Layout::public("One-time password")
             }

@@ -13,7 +13,7 @@ use keyward_core::usecase::{self, AuditFilter, Failure, TwoFactorStatus};
 use serde::Deserialize;
 
 use super::account::UserRow;
-use super::enroll::RecoveryCodes;
+use super::enroll::{QrStep, RecoveryCodes};
 use super::support::EventRow;
 use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error, step_up};
 use crate::errors::AppResult;
@@ -28,6 +28,10 @@ struct SecurityPage {
     email: String,
     status: String,
     codes_left: usize,
+    /// The person has a working factor (replacing it needs a step-up).
+    has_factor: bool,
+    /// The account uses authenticator apps.
+    apps: bool,
 }
 
 /// "My security": the person's factors and how many recovery codes are left.
@@ -44,10 +48,9 @@ async fn render<S: Store, M: Mailer>(
     notice: Option<Notice>,
 ) -> AppResult<SecurityPage> {
     let overview = usecase::user_overview(&state.services, &visitor.user).await?;
-    let status = match overview.status {
-        TwoFactorStatus::Enrolled { .. } => UserRow::from_overview(&overview).status,
-        _ => "none yet".into(),
-    };
+    let has_factor = matches!(overview.status, TwoFactorStatus::Enrolled { .. });
+    let status = if has_factor { UserRow::from_overview(&overview).status } else { "none yet".into() };
+    let account = state.services.store.find_account(visitor.user.account_id).await?;
     let mut layout = visitor.layout("My security", MY_SECURITY_PATH);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
@@ -58,7 +61,95 @@ async fn render<S: Store, M: Mailer>(
         email: visitor.user.email.to_string(),
         status,
         codes_left: usecase::recovery_codes_left(&state.services, &visitor.user).await?,
+        has_factor,
+        apps: account.is_some_and(|account| account.methods.totp),
     })
+}
+
+/// The QR code of a person's new app, "Verify" posting to `verify`; `nav` marks the navigation.
+pub(crate) fn own_app_qr(
+    visitor: &Visitor,
+    secret: &usecase::EnrollmentSecret,
+    notice: Option<Notice>,
+    verify: &str,
+    nav: &str,
+) -> AppResult<QrStep> {
+    let qr_svg = crate::qr::qr_svg(&secret.uri.to_string()).map_err(crate::errors::AppError::internal)?;
+    let mut layout = visitor.layout("Set up two-factor authentication", nav);
+    if let Some(notice) = notice {
+        layout = layout.with_notice(notice);
+    }
+    Ok(QrStep {
+        layout,
+        csrf: visitor.csrf(),
+        action: verify.into(),
+        qr_svg,
+        secret: secret.grouped.clone(),
+        yubikey_action: None,
+    })
+}
+
+const MY_APP_VERIFY: &str = "/account/security/app/verify";
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+/// "Set up an authenticator app" on My security (a replacement needs a step-up first): the QR code.
+pub async fn my_app<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<PasswordForm>,
+) -> AppResult<Response> {
+    match usecase::begin_own_app(&state.services, &visitor.user, &visitor.session, &form.password).await {
+        Ok(secret) => {
+            Ok(own_app_qr(&visitor, &secret, None, MY_APP_VERIFY, MY_SECURITY_PATH)?.into_response())
+        }
+        Err(Failure::StepUpRequired) => Ok(step_up(MY_SECURITY_PATH)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &visitor, Some(notice)).await?)
+                .into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    otp: String,
+}
+
+/// "Verify": the new app is set up (replacing any other), then the new recovery codes.
+pub async fn my_app_verify<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<CodeForm>,
+) -> AppResult<Response> {
+    match usecase::finish_own_app(&state.services, &visitor.user, &visitor.session, &form.otp, &origin).await
+    {
+        Ok(enrolled) => {
+            let codes = RecoveryCodes {
+                layout: visitor.layout("Your recovery codes", MY_SECURITY_PATH),
+                codes: enrolled.recovery_codes,
+                next: MY_SECURITY_PATH,
+            };
+            Ok((state.cookies.start_session(&enrolled.token), codes).into_response())
+        }
+        Err(Failure::StepUpRequired) => Ok(step_up(MY_SECURITY_PATH)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            let page = match usecase::pending_own_app(&state.services, &visitor.user, &visitor.session)
+                .await?
+            {
+                Some(secret) => own_app_qr(&visitor, &secret, Some(notice), MY_APP_VERIFY, MY_SECURITY_PATH)?
+                    .into_response(),
+                None => render(&state, &visitor, Some(notice)).await?.into_response(),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }
 
 #[derive(Deserialize)]

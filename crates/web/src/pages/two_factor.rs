@@ -14,7 +14,8 @@ use keyward_core::usecase::{self, Failure, Recipients};
 use serde::Deserialize;
 
 use super::account::UserRow;
-use super::enroll::{QrStep, RecoveryCodes};
+use super::enroll::RecoveryCodes;
+use super::security::own_app_qr;
 use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error, see_other, step_up};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, Notice};
@@ -36,6 +37,8 @@ struct SettingsPage {
     policy: String,
     active: bool,
     configured: bool,
+    /// While active with a grace deadline: its last day.
+    enroll_by: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -67,6 +70,8 @@ struct ConfirmPage {
     paragraphs: Vec<String>,
     users: Vec<String>,
     action: &'static str,
+    /// "Users must enroll by" (activation only).
+    enroll_by_field: bool,
 }
 
 async fn account<S: Store, M: Mailer>(state: &SharedState<S, M>, visitor: &Visitor) -> AppResult<Account> {
@@ -101,6 +106,7 @@ async fn settings_page<S: Store, M: Mailer>(
         policy,
         active: account.activation.is_some(),
         configured: account.disable_policy.is_some(),
+        enroll_by: account.enroll_by.map(usecase::last_day),
     })
 }
 
@@ -317,6 +323,7 @@ pub async fn activate_page<S: Store, M: Mailer>(
         paragraphs,
         users: without.iter().map(|user| user.email.to_string()).collect(),
         action: ACTIVATE,
+        enroll_by_field: true,
     }
     .into_response())
 }
@@ -352,13 +359,19 @@ async fn own_factor_first<S: Store, M: Mailer>(
 #[derive(Deserialize)]
 pub struct ConfirmForm {}
 
+#[derive(Deserialize)]
+pub struct ActivateForm {
+    #[serde(default)]
+    enroll_by: String,
+}
+
 pub async fn activate<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
     Member(visitor): Member,
-    _: SessionForm<ConfirmForm>,
+    SessionForm { form, .. }: SessionForm<ActivateForm>,
 ) -> AppResult<Response> {
-    let notice = match usecase::activate(&state.services, &visitor.user, &origin).await {
+    let notice = match usecase::activate(&state.services, &visitor.user, &form.enroll_by, &origin).await {
         Ok(_) => Notice::success("Two-factor authentication is active."),
         Err(Failure::Refused(message)) if message == usecase::OWN_FACTOR_FIRST => {
             let page = own_factor_first(&state, &visitor, Some(Notice::error(message))).await?;
@@ -376,26 +389,6 @@ pub struct OwnAppForm {
 
 const OWN_APP_VERIFY: &str = "/account/two-factor/activate/verify";
 
-fn own_app_qr(
-    visitor: &Visitor,
-    secret: &usecase::EnrollmentSecret,
-    notice: Option<Notice>,
-) -> AppResult<QrStep> {
-    let qr_svg = crate::qr::qr_svg(&secret.uri.to_string()).map_err(AppError::internal)?;
-    let mut layout = visitor.layout("Set up two-factor authentication", ACTIVATE);
-    if let Some(notice) = notice {
-        layout = layout.with_notice(notice);
-    }
-    Ok(QrStep {
-        layout,
-        csrf: visitor.csrf(),
-        action: OWN_APP_VERIFY.into(),
-        qr_svg,
-        secret: secret.grouped.clone(),
-        yubikey_action: None,
-    })
-}
-
 /// "Continue" with her password: the QR code of her new app.
 pub async fn own_app<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
@@ -403,7 +396,7 @@ pub async fn own_app<S: Store, M: Mailer>(
     SessionForm { form, .. }: SessionForm<OwnAppForm>,
 ) -> AppResult<Response> {
     match usecase::begin_own_app(&state.services, &visitor.user, &visitor.session, &form.password).await {
-        Ok(secret) => Ok(own_app_qr(&visitor, &secret, None)?.into_response()),
+        Ok(secret) => Ok(own_app_qr(&visitor, &secret, None, OWN_APP_VERIFY, ACTIVATE)?.into_response()),
         Err(Failure::StepUpRequired) => Ok(step_up(ACTIVATE)),
         Err(failure) => {
             let notice = notice_or_error(failure)?;
@@ -439,10 +432,11 @@ pub async fn own_app_verify<S: Store, M: Mailer>(
         Err(failure) => {
             let notice = notice_or_error(failure)?;
             match usecase::pending_own_app(&state.services, &visitor.user, &visitor.session).await? {
-                Some(secret) => {
-                    Ok((StatusCode::UNPROCESSABLE_ENTITY, own_app_qr(&visitor, &secret, Some(notice))?)
-                        .into_response())
-                }
+                Some(secret) => Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    own_app_qr(&visitor, &secret, Some(notice), OWN_APP_VERIFY, ACTIVATE)?,
+                )
+                    .into_response()),
                 None => Ok((
                     StatusCode::UNPROCESSABLE_ENTITY,
                     own_factor_first(&state, &visitor, Some(notice)).await?,
@@ -470,6 +464,7 @@ pub async fn deactivate_page<S: Store, M: Mailer>(
         ],
         users: Vec::new(),
         action: DEACTIVATE,
+        enroll_by_field: false,
     }
     .into_response())
 }
@@ -492,4 +487,31 @@ pub async fn deactivate<S: Store, M: Mailer>(
         Err(Failure::StepUpRequired) => Ok(step_up(DEACTIVATE)),
         Err(failure) => Err(failure.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct DeadlineForm {
+    #[serde(default)]
+    enroll_by: String,
+}
+
+/// "Save deadline": moves the grace deadline, or ends it when empty.
+pub async fn move_deadline<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<DeadlineForm>,
+) -> AppResult<Response> {
+    let (status, notice) =
+        match usecase::move_enroll_by(&state.services, &visitor.user, &form.enroll_by, &origin).await {
+            Ok(Some(deadline)) => (
+                StatusCode::OK,
+                Notice::success(format!("Users must enroll by {}.", usecase::last_day(deadline))),
+            ),
+            Ok(None) => {
+                (StatusCode::OK, Notice::success("No more grace: every login now needs a second factor."))
+            }
+            Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
+        };
+    Ok((status, settings_page(&state, &visitor, Some(notice), None).await?).into_response())
 }

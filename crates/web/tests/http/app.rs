@@ -147,14 +147,14 @@ impl TestApp {
         }
     }
 
-    /// `keyward operator add EMAIL`: the set-up link's path.
-    pub async fn add_operator(&self, email: &str) -> String {
-        let seed = email.bytes().fold(1000u64, |seed, b| seed.wrapping_mul(31).wrapping_add(u64::from(b)));
+    /// Services over this app's store, clock and keys, for what runs outside a request (the CLI, the
+    /// reminders); `seed` makes its random tokens differ from the app's.
+    pub fn services(&self, seed: u64) -> Services<SqlStore, AnyMailer, BlockingHasher> {
         let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy::new(seed));
         let mailer =
             SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}?tls=none", self.sink.port), "k@localhost")
                 .unwrap();
-        let services = Services {
+        Services {
             store: self.store.clone(),
             mailer: AnyMailer::Smtp(mailer),
             hasher: BlockingHasher::new(entropy.clone()),
@@ -163,8 +163,13 @@ impl TestApp {
             clock: self.clock.clone(),
             entropy,
             cloud: None,
-        };
-        let link = keyward_core::usecase::add_operator(&services, email).await.unwrap();
+        }
+    }
+
+    /// `keyward operator add EMAIL`: the set-up link's path.
+    pub async fn add_operator(&self, email: &str) -> String {
+        let seed = email.bytes().fold(1000u64, |seed, b| seed.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let link = keyward_core::usecase::add_operator(&self.services(seed), email).await.unwrap();
         link.strip_prefix("http://keyward.test").unwrap().to_owned()
     }
 

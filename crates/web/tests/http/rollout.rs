@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use keyward_core::store::AccountStore;
+use keyward_core::usecase::send_enrollment_reminders;
 
 use crate::app::spawn_app;
 use crate::auth::{PASSWORD, log_in, sign_up};
@@ -198,4 +199,92 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn users_without_a_factor_log_in_until_the_deadline_with_a_banner_and_reminders() {
+    let Some(app) = spawn_app("rollout-grace").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    let settings = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    boss.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    add_user(&app, &mut boss, "alice@acme.example").await;
+    let boss_app = crate::story::own_app_from_activate(&app, &mut boss, PASSWORD).await;
+
+    // 2026-11-28 now: the deadline must be after today and within a year.
+    let confirm = boss.get("/account/two-factor/activate").await;
+    assert!(confirm.contains("Users must enroll by"), "{}", confirm.body);
+    for bad in ["2026-11-28", "2028-01-01", "next week"] {
+        let refused =
+            boss.post("/account/two-factor/activate", &[("csrf", &confirm.csrf()), ("enroll_by", bad)]).await;
+        assert!(refused.contains("notice-error"), "{bad}: {}", refused.body);
+    }
+    let active = boss
+        .post("/account/two-factor/activate", &[("csrf", &confirm.csrf()), ("enroll_by", "2026-12-10")])
+        .await;
+    assert!(active.contains("Two-factor authentication is active."), "{}", active.body);
+    assert!(active.contains("until the end of <strong>2026-12-10</strong>"), "{}", active.body);
+
+    // Alice has no factor: her password finishes the login, and every page counts the days.
+    let mut alice = app.browser();
+    assert_eq!(log_in(&mut alice, "alice@acme.example", PASSWORD).await.location.as_deref(), Some("/"));
+    let home = alice.get("/account/security").await;
+    assert!(home.contains("You have 13 days left to set up two-factor authentication"), "{}", home.body);
+    assert!(home.contains("href=\"/account/security\">Enroll now</a>"));
+
+    // Reminders a week and a day before, each once, even when asked again (as several nodes would).
+    let reminders = app.services(77);
+    assert_eq!(send_enrollment_reminders(&reminders).await.unwrap(), 0, "too early");
+    app.advance(6 * 86_400 + 3600);
+    assert_eq!(send_enrollment_reminders(&reminders).await.unwrap(), 1);
+    assert_eq!(send_enrollment_reminders(&reminders).await.unwrap(), 0, "once");
+    assert!(app.received("alice@acme.example", "7 days left to set up two-factor authentication").await);
+    app.advance(6 * 86_400);
+    assert_eq!(send_enrollment_reminders(&reminders).await.unwrap(), 1);
+    assert!(app.received("alice@acme.example", "Set up two-factor authentication today").await);
+    assert_eq!(send_enrollment_reminders(&reminders).await.unwrap(), 0);
+
+    // After the deadline her password is not enough.
+    app.advance(86_400);
+    let mut late = app.browser();
+    assert_eq!(
+        log_in(&mut late, "alice@acme.example", PASSWORD).await.location.as_deref(),
+        Some("/login/otp")
+    );
+
+    // The admin moves the deadline; Alice may log in again, and enrolls from My security.
+    let mut boss = app.browser();
+    log_in(&mut boss, "boss@acme.example", PASSWORD).await;
+    let code = boss_app.code_at(app.now()).unwrap().to_string();
+    assert_eq!(
+        boss.submit("/login/otp", "/login/otp", &[("otp", &code)]).await.location.as_deref(),
+        Some("/")
+    );
+    let moved = boss
+        .submit("/account/two-factor", "/account/two-factor/deadline", &[("enroll_by", "2026-12-20")])
+        .await;
+    assert!(moved.contains("Users must enroll by 2026-12-20."), "{}", moved.body);
+    let mut alice = app.browser();
+    assert_eq!(log_in(&mut alice, "alice@acme.example", PASSWORD).await.location.as_deref(), Some("/"));
+    let security = alice.get("/account/security").await;
+    assert!(
+        security.contains("days left") && security.contains("Set up an authenticator app"),
+        "{}",
+        security.body
+    );
+    let qr = alice.post("/account/security/app", &[("csrf", &security.csrf()), ("password", PASSWORD)]).await;
+    let code = totp_of(&qr.element_text("secret")).code_at(app.now()).unwrap().to_string();
+    let done = alice.post("/account/security/app/verify", &[("csrf", &qr.csrf()), ("otp", &code)]).await;
+    assert!(done.contains("Your recovery codes"), "{}", done.body);
+    let after = alice.get("/account/security").await;
+    assert!(
+        !after.contains("days left") && after.contains("Replace your authenticator app"),
+        "{}",
+        after.body
+    );
+
+    // No more grace: whoever still has no factor needs one at once.
+    let ended =
+        boss.submit("/account/two-factor", "/account/two-factor/deadline", &[("enroll_by", "")]).await;
+    assert!(ended.contains("every login now needs a second factor"), "{}", ended.body);
+    assert!(ended.contains("there is no enrollment deadline"), "{}", ended.body);
 }
