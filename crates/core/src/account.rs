@@ -23,6 +23,8 @@ pub struct Account {
     pub enroll_by: Option<UnixTime>,
     /// Which reminder before `enroll_by` went out last: 0 (none yet), 7 (a week before), 1 (a day before).
     pub reminders_sent: u8,
+    /// "Remember this browser": for how many days a browser may skip the second factor (0: off).
+    pub remember_days: u8,
 }
 
 impl Account {

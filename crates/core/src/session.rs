@@ -63,6 +63,29 @@ impl Session {
     }
 }
 
+/// A completed login, for "Recent sign-ins" on My security.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub at: UnixTime,
+    pub ip: Option<String>,
+    /// How the login was completed: `password` (no second factor asked), `totp`, `yubikey`,
+    /// `recovery_code` or `remembered_browser`.
+    pub factor: String,
+    /// For a YubiKey, its public id.
+    pub detail: String,
+}
+
+/// A browser that may skip the second factor for its user until `expires_at`; only the hash of its
+/// cookie's token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberedBrowser {
+    pub token_hash: TokenHash,
+    pub user_id: UserId,
+    /// When the second factor was proven in it.
+    pub proven_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use crate::invitation::{Invitation, Purpose};
 use crate::otp::TotpParams;
 use crate::password::PasswordHash;
 use crate::seal::Sealed;
-use crate::session::{Session, Stage};
+use crate::session::{RememberedBrowser, Session, SignIn, Stage};
 use crate::throttle::ThrottleState;
 use crate::token::TokenHash;
 use crate::user::{Email, Role, User};
@@ -93,6 +93,8 @@ pub trait AccountStore {
         from: u8,
         to: u8,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// "Remember this browser" for 1 to 30 days, or 0 for off.
+    fn set_remember_days(&self, id: AccountId, days: u8) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// People.
@@ -261,6 +263,25 @@ pub trait SessionStore {
         user_id: UserId,
         keep: Option<&TokenHash>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Records a completed login.
+    fn record_sign_in(
+        &self,
+        user_id: UserId,
+        sign_in: &SignIn,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The user's most recent sign-ins, newest first, at most `limit`.
+    fn recent_sign_ins(
+        &self,
+        user_id: UserId,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<SignIn>>> + Send;
+    fn remember_browser(&self, browser: &RememberedBrowser) -> impl Future<Output = StoreResult<()>> + Send;
+    fn find_remembered_browser(
+        &self,
+        token_hash: &TokenHash,
+    ) -> impl Future<Output = StoreResult<Option<RememberedBrowser>>> + Send;
+    /// Forgets every browser remembered for the user; how many there were.
+    fn forget_browsers(&self, user_id: UserId) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Throttle counters shared by all nodes.

@@ -22,6 +22,7 @@ struct AccountRow {
     created_at: i64,
     enroll_by: Option<i64>,
     reminders_sent: i64,
+    remember_days: i64,
 }
 
 impl AccountRow {
@@ -39,6 +40,7 @@ impl AccountRow {
             created_at: time(self.created_at)?,
             enroll_by: self.enroll_by.map(time).transpose()?,
             reminders_sent: u8::try_from(self.reminders_sent).unwrap_or(0),
+            remember_days: u8::try_from(self.remember_days).unwrap_or(0),
         })
     }
 }
@@ -46,7 +48,7 @@ impl AccountRow {
 macro_rules! account_columns {
     () => {
         "id, name, totp_enabled, yubikey_enabled, disable_policy, activated_by, activated_at, created_at, \
-         enroll_by, reminders_sent"
+         enroll_by, reminders_sent, remember_days"
     };
 }
 
@@ -192,5 +194,18 @@ impl AccountStore for SqlStore {
                 .rows_affected()
         });
         Ok(updated == 1)
+    }
+
+    async fn set_remember_days(&self, id: AccountId, days: u8) -> StoreResult<()> {
+        let updated = with_pool!(self, pool => {
+            sqlx::query("UPDATE accounts SET remember_days = $1 WHERE id = $2")
+                .bind(i64::from(days))
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        });
+        if updated == 0 { Err(keyward_core::store::StoreError::Missing("the account")) } else { Ok(()) }
     }
 }

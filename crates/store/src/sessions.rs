@@ -3,7 +3,7 @@
 
 use keyward_core::UnixTime;
 use keyward_core::ids::UserId;
-use keyward_core::session::{Session, Stage};
+use keyward_core::session::{RememberedBrowser, Session, SignIn, Stage};
 use keyward_core::store::{SessionStore, StoreResult};
 use keyward_core::token::TokenHash;
 
@@ -145,5 +145,76 @@ impl SessionStore for SqlStore {
             .rows_affected()
         });
         Ok(deleted)
+    }
+
+    async fn record_sign_in(&self, user_id: UserId, sign_in: &SignIn) -> StoreResult<()> {
+        let sql = "INSERT INTO sign_ins (user_id, at, ip, factor, detail) VALUES ($1, $2, $3, $4, $5)";
+        with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(user_id.0)
+                .bind(seconds(sign_in.at))
+                .bind(&sign_in.ip)
+                .bind(&sign_in.factor)
+                .bind(&sign_in.detail)
+                .execute(pool)
+                .await
+                .map_err(unique("that sign-in"))?;
+        });
+        Ok(())
+    }
+
+    async fn recent_sign_ins(&self, user_id: UserId, limit: u32) -> StoreResult<Vec<SignIn>> {
+        let sql = "SELECT at, ip, factor, detail FROM sign_ins WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
+        let rows: Vec<(i64, Option<String>, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(user_id.0).bind(i64::from(limit)).fetch_all(pool).await.map_err(backend)?
+        });
+        rows.into_iter()
+            .map(|(at, ip, factor, detail)| Ok(SignIn { at: time(at)?, ip, factor, detail }))
+            .collect()
+    }
+
+    async fn remember_browser(&self, browser: &RememberedBrowser) -> StoreResult<()> {
+        let sql = "INSERT INTO remembered_browsers (token_hash, user_id, proven_at, expires_at) VALUES ($1, $2, $3, $4)";
+        with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(browser.token_hash.0.as_slice())
+                .bind(browser.user_id.0)
+                .bind(seconds(browser.proven_at))
+                .bind(seconds(browser.expires_at))
+                .execute(pool)
+                .await
+                .map_err(unique("that browser"))?;
+        });
+        Ok(())
+    }
+
+    async fn find_remembered_browser(
+        &self,
+        token_hash: &TokenHash,
+    ) -> StoreResult<Option<RememberedBrowser>> {
+        let sql = "SELECT user_id, proven_at, expires_at FROM remembered_browsers WHERE token_hash = $1";
+        let row: Option<(i64, i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(token_hash.0.as_slice()).fetch_optional(pool).await.map_err(backend)?
+        });
+        row.map(|(user_id, proven_at, expires_at)| {
+            Ok(RememberedBrowser {
+                token_hash: *token_hash,
+                user_id: UserId(user_id),
+                proven_at: time(proven_at)?,
+                expires_at: time(expires_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn forget_browsers(&self, user_id: UserId) -> StoreResult<u64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("DELETE FROM remembered_browsers WHERE user_id = $1")
+                .bind(user_id.0)
+                .execute(pool)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+        }))
     }
 }

@@ -247,7 +247,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<ApiOrigin, Self::Rejection> {
         let ClientOrigin(origin) = ClientOrigin::from_request_parts(parts, state).await?;
-        Ok(ApiOrigin(Origin { browser: None, ..origin }))
+        Ok(ApiOrigin(Origin { browser: None, remembered: None, ..origin }))
     }
 }
 

@@ -96,6 +96,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route(layout::MY_SECURITY_PATH, get(security::my_security::<S, M>))
         .route("/account/security/recovery-codes", post(security::new_recovery_codes::<S, M>))
         .route("/account/security/app", post(security::my_app::<S, M>))
+        .route("/account/security/forget-browsers", post(security::forget_browsers::<S, M>))
         .route("/account/security/app/verify", post(security::my_app_verify::<S, M>))
         .route(layout::AUDIT_LOG_PATH, get(security::audit_log::<S, M>))
         .route(layout::API_CLIENTS_PATH, get(api_clients::page::<S, M>).post(api_clients::create::<S, M>))
@@ -120,6 +121,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             get(two_factor::activate_page::<S, M>).post(two_factor::activate::<S, M>),
         )
         .route("/account/two-factor/deadline", post(two_factor::move_deadline::<S, M>))
+        .route("/account/two-factor/remember", post(two_factor::remember_days::<S, M>))
         .route("/account/two-factor/activate/app", post(two_factor::own_app::<S, M>))
         .route("/account/two-factor/activate/verify", post(two_factor::own_app_verify::<S, M>))
         .route(

@@ -127,6 +127,29 @@ impl CookiePolicy {
         self.cookie(self.browser_cookie_name(), mark, "Lax", Some(max_age))
     }
 
+    /// The "Remember this browser" cookie's name.
+    pub fn remember_cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-keyward_remember" } else { "keyward_remember" }
+    }
+
+    /// The remembered-browser token the request presents, if it has the shape of one.
+    pub fn remembered_browser<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        cookie_value(headers, self.remember_cookie_name()).filter(|value| {
+            value.len() <= MAX_TOKEN_CHARS
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    }
+
+    /// `Set-Cookie` remembering this browser for `max_age` seconds after a second factor.
+    pub fn remember_browser(&self, token: &Token, max_age: u64) -> SetCookie {
+        self.cookie(self.remember_cookie_name(), token.as_str(), "Lax", Some(max_age))
+    }
+
+    /// `Set-Cookie` that removes the remembered-browser cookie.
+    pub fn forget_browser(&self) -> SetCookie {
+        self.cookie(self.remember_cookie_name(), "", "Lax", Some(0))
+    }
+
     /// The session token the request presents, if any (shape-checked, not looked up).
     pub fn session_token(&self, headers: &HeaderMap) -> Option<Token> {
         token_cookie(headers, self.session_cookie_name())

@@ -5,7 +5,7 @@ use super::{Failure, Origin, Services, mails};
 use crate::mail::Mailer;
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::session::{Session, Stage};
+use crate::session::{RememberedBrowser, Session, SignIn, Stage};
 use crate::store::{Store, ThrottleStore};
 use crate::throttle::{self, ThrottlePolicy, ThrottleState};
 use crate::token::Token;
@@ -114,10 +114,12 @@ pub(crate) fn address(origin: &Origin) -> &str {
     origin.ip.as_deref().unwrap_or_default()
 }
 
+/// A new session; `second_factor_at`: when a second factor was last proven for it (a remembered browser's).
 pub(crate) async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
     stage: Stage,
+    second_factor_at: Option<crate::UnixTime>,
 ) -> Result<Token, Failure> {
     let now = services.now();
     let token = Token::generate(16, &mut services.rng());
@@ -127,7 +129,7 @@ pub(crate) async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
         stage,
         created_at: now,
         last_seen_at: now,
-        second_factor_at: None,
+        second_factor_at,
     };
     services.store.insert_session(&session).await?;
     Ok(token)
@@ -231,10 +233,79 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
         }
     };
     budgets.give_back(&services.store).await?;
-    let stage =
-        if needs_second_factor(services, &user).await? { Stage::PasswordOnly } else { Stage::Complete };
-    let token = start_session(services, &user, stage).await?;
+    let (stage, proven_at) = if !needs_second_factor(services, &user).await? {
+        (Stage::Complete, None)
+    } else if let Some(proven_at) = remembered_proof(services, origin, &user).await? {
+        (Stage::Complete, Some(proven_at))
+    } else {
+        (Stage::PasswordOnly, None)
+    };
+    let token = start_session(services, &user, stage, proven_at).await?;
+    if stage == Stage::Complete {
+        let how = if proven_at.is_some() { "remembered_browser" } else { "password" };
+        record_sign_in(services, &user, origin, how, String::new()).await?;
+    }
     Ok(LoginOutcome { user, token, stage })
+}
+
+/// When the browser is remembered for this user (and its account still allows remembering): when the
+/// second factor was proven in it. Operators are never remembered.
+async fn remembered_proof<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    origin: &Origin,
+    user: &User,
+) -> Result<Option<crate::UnixTime>, Failure> {
+    let Some(token) = origin.remembered.as_deref() else { return Ok(None) };
+    if user.role == Role::Operator || token.len() > 100 {
+        return Ok(None);
+    }
+    let Some(browser) = services.store.find_remembered_browser(&Token::from_presented(token).hash()).await?
+    else {
+        return Ok(None);
+    };
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    let valid =
+        browser.user_id == user.id && services.now() < browser.expires_at && account.remember_days > 0;
+    Ok(valid.then_some(browser.proven_at))
+}
+
+/// Records a completed login for the user's "Recent sign-ins".
+pub(crate) async fn record_sign_in<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    origin: &Origin,
+    factor: &str,
+    detail: String,
+) -> Result<(), Failure> {
+    let sign_in = SignIn { at: services.now(), ip: origin.ip.clone(), factor: factor.to_owned(), detail };
+    services.store.record_sign_in(user.id, &sign_in).await?;
+    Ok(())
+}
+
+/// "Remember this browser" after a second factor at login: a token for a cookie, stored hashed, good for
+/// the account's number of days; `None` when the account does not allow it (and never for operators).
+pub async fn remember_this_browser<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<Option<(Token, u64)>, Failure> {
+    if user.role == Role::Operator {
+        return Ok(None);
+    }
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    if account.remember_days == 0 {
+        return Ok(None);
+    }
+    let now = services.now();
+    let max_age = u64::from(account.remember_days) * 86_400;
+    let token = Token::generate(32, &mut services.rng());
+    let browser = RememberedBrowser {
+        token_hash: token.hash(),
+        user_id: user.id,
+        proven_at: now,
+        expires_at: crate::UnixTime(now.seconds() + max_age),
+    };
+    services.store.remember_browser(&browser).await?;
+    Ok(Some((token, max_age)))
 }
 
 /// The session behind a cookie, if it exists and has not expired; using it keeps it alive.

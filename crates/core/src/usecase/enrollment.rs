@@ -190,6 +190,7 @@ pub(crate) async fn bind_totp<S: Store, M: Mailer, H: PasswordHasher>(
     let (recovery_codes, hashes) = recovery_codes(services);
     services.store.replace_recovery_codes(user.id, &hashes).await?;
     services.store.delete_sessions_of(user.id, keep).await?;
+    services.store.forget_browsers(user.id).await?;
     let change = if replaced > 0 {
         "A new authenticator app replaced the one on your Keyward login."
     } else {

@@ -23,7 +23,7 @@ pub use api::{
 };
 pub use auth::{
     Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, grace_days_left, known_browser_mark, log_in,
-    log_out,
+    log_out, remember_this_browser,
 };
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
@@ -34,8 +34,9 @@ pub use people::{
     user_overview, users_overview,
 };
 pub use security::{
-    AUDIT_PAGE, AuditFilter, AuditPage, account_audit_log, begin_own_app, finish_own_app, pending_own_app,
-    recovery_codes_left, regenerate_recovery_codes, reset_user_factors,
+    AUDIT_PAGE, AuditFilter, AuditPage, FactorLine, MAX_REMEMBER_DAYS, MySecurity, account_audit_log,
+    begin_own_app, finish_own_app, forget_browsers, my_security, pending_own_app, recovery_codes_left,
+    regenerate_recovery_codes, reset_user_factors, set_remember_days,
 };
 pub use signup::{
     PendingSignUp, SIGN_UP_LINK_SECS, SignUpLink, confirm_sign_up, open_sign_up, request_sign_up,
@@ -213,6 +214,8 @@ pub struct Origin {
     pub ip: Option<String>,
     /// The known-browser mark the browser presents, if any (see `auth::known_browser_mark`).
     pub browser: Option<String>,
+    /// The token of a browser remembered after a second factor ("Remember this browser"), if any.
+    pub remembered: Option<String>,
 }
 
 /// How a person is named in the audit log.

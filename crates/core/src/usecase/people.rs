@@ -222,6 +222,7 @@ pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
     }
     services.store.set_password(link.user.id, &hash).await?;
     services.store.delete_sessions_of(link.user.id, None).await?;
+    services.store.forget_browsers(link.user.id).await?;
     let reset = link.invitation.purpose == Purpose::ResetPassword;
     if reset {
         // Whoever reset it may only hold the mailbox: no link sent before (a first-password link, an

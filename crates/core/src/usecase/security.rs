@@ -15,7 +15,7 @@ use crate::mail::Mailer;
 use crate::otp::Secret;
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::session::{Session, Stage};
+use crate::session::{Session, SignIn, Stage};
 use crate::store::{AuditQuery, Store};
 use crate::throttle::{self, ThrottlePolicy};
 use crate::token::Token;
@@ -113,6 +113,109 @@ async fn own_pending_app<S: Store, M: Mailer, H: PasswordHasher>(
         .into_iter()
         .filter(|f| f.confirmed_at.is_none() && f.created_at >= session.created_at)
         .max_by_key(|f| (f.created_at, f.id)))
+}
+
+/// One of a person's factors as "My security" lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorLine {
+    /// "Authenticator app" or "YubiKey vv…".
+    pub name: String,
+    pub added: Option<UnixTime>,
+    pub last_used: Option<UnixTime>,
+}
+
+/// What "My security" shows: the factors, unused recovery codes, and the latest sign-ins.
+#[derive(Debug, Clone)]
+pub struct MySecurity {
+    pub factors: Vec<FactorLine>,
+    pub recovery_codes_left: usize,
+    pub sign_ins: Vec<SignIn>,
+    /// The account allows "Remember this browser".
+    pub remembering: bool,
+}
+
+/// How many sign-ins "My security" lists.
+const RECENT_SIGN_INS: u32 = 10;
+
+pub async fn my_security<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<MySecurity, Failure> {
+    let sign_ins = services.store.recent_sign_ins(user.id, 50).await?;
+    let mut factors = Vec::new();
+    for factor in services.store.totp_factors(user.id).await? {
+        let Some(confirmed) = factor.confirmed_at else { continue };
+        let last_used = factor.last_step.map(|step| {
+            UnixTime(factor.params.t0().seconds().saturating_add(step.saturating_mul(factor.params.period())))
+        });
+        factors.push(FactorLine { name: "Authenticator app".into(), added: Some(confirmed), last_used });
+    }
+    for key in services.store.yubikeys_of(user.id).await? {
+        let id = key.public_id.as_str();
+        let last_used = sign_ins.iter().find(|s| s.factor == "yubikey" && s.detail == id).map(|s| s.at);
+        factors.push(FactorLine { name: format!("YubiKey {id}"), added: key.registered_at, last_used });
+    }
+    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
+    Ok(MySecurity {
+        factors,
+        recovery_codes_left: recovery_codes_left(services, user).await?,
+        sign_ins: sign_ins.into_iter().take(RECENT_SIGN_INS as usize).collect(),
+        remembering: account.remember_days > 0,
+    })
+}
+
+/// "Forget all browsers": every remembered browser of the person asks for the second factor again.
+pub async fn forget_browsers<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    origin: &Origin,
+) -> Result<u64, Failure> {
+    let forgotten = services.store.forget_browsers(user.id).await?;
+    let target = format!("user:{}", user.id);
+    services
+        .audit(
+            user.account_id,
+            &actor(user),
+            target,
+            "browsers.forgotten",
+            origin,
+            format!("{forgotten} browsers"),
+        )
+        .await?;
+    Ok(forgotten)
+}
+
+/// The longest an admin may let a browser skip the second factor.
+pub const MAX_REMEMBER_DAYS: u8 = 30;
+
+/// The account's "Remember this browser" setting: 1 to 30 days, or 0 for off (which also stops every
+/// browser remembered before). A sensitive change: after a step-up.
+pub async fn set_remember_days<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    session: &Session,
+    typed: &str,
+    origin: &Origin,
+) -> Result<u8, Failure> {
+    require_admin(admin)?;
+    let days = typed.trim();
+    let days: u8 = if days.is_empty() { 0 } else { days.parse().unwrap_or(u8::MAX) };
+    if days > MAX_REMEMBER_DAYS {
+        return Err(Failure::Refused(format!(
+            "Remember browsers for 1 to {MAX_REMEMBER_DAYS} days, or 0 to turn it off."
+        )));
+    }
+    let account = account_of(services, admin).await?;
+    if account.remember_days == days {
+        return Ok(days);
+    }
+    require_fresh_second_factor(services, session)?;
+    services.store.set_remember_days(account.id, days).await?;
+    let target = format!("account:{}", account.id);
+    services
+        .audit(account.id, &actor(admin), target, "two_factor.remember_days", origin, format!("{days} days"))
+        .await?;
+    Ok(days)
 }
 
 /// Events on one page of the audit log.

@@ -133,6 +133,6 @@ pub async fn confirm_sign_up<S: Store, M: Mailer, H: PasswordHasher>(
             String::new(),
         )
         .await?;
-    let token = super::auth::start_session(services, &admin, Stage::Complete).await?;
+    let token = super::auth::start_session(services, &admin, Stage::Complete, None).await?;
     Ok(LoginOutcome { user: admin, token, stage: Stage::Complete })
 }

@@ -465,6 +465,7 @@ pub(crate) async fn reset_factors_of<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<(), Failure> {
     let removed = services.store.remove_factors(user.id).await?;
     services.store.delete_sessions_of(user.id, None).await?;
+    services.store.forget_browsers(user.id).await?;
     services.store.void_open_invitations(user.id, services.now()).await?;
     services.mailer.send_later(mails::factors_reset(&user.email, account.methods.totp)).await?;
     if account.methods.totp {

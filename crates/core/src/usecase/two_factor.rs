@@ -207,6 +207,7 @@ pub(crate) async fn register_yubikey_as<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let key = services.store.register_yubikey(otp.public_id(), user.id, services.now()).await?;
     services.store.delete_sessions_of(user.id, keep).await?;
+    services.store.forget_browsers(user.id).await?;
     let change = format!("The YubiKey {} was registered to your login.", key.public_id.as_str());
     services.mailer.send_later(mails::factor_changed(&user.email, &change)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
@@ -232,6 +233,7 @@ pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.unregister_yubikey(key.id).await?;
     let keep = (owner.id == admin.id).then_some(&session.id_hash);
     services.store.delete_sessions_of(owner.id, keep).await?;
+    services.store.forget_browsers(owner.id).await?;
     let change = format!("Your administrator removed the YubiKey {} from your login.", public_id.as_str());
     services.mailer.send_later(mails::factor_changed(&owner.email, &change)).await?;
     let target = format!("user:{}:{}", owner.id, owner.email);

@@ -154,6 +154,16 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
     {
         return Err(Failure::Refused("Your session ended. Log in again.".into()));
     }
+    if after_password {
+        let detail = match checked.factor {
+            FactorKind::Yubikey => {
+                YubikeyOtp::parse(typed.trim()).map(|otp| otp.public_id().as_str().to_owned())
+            }
+            _ => Ok(String::new()),
+        };
+        let detail = detail.unwrap_or_default();
+        super::auth::record_sign_in(services, user, origin, checked.factor.as_str(), detail).await?;
+    }
     Ok(SecondFactorOutcome { checked, token: Some(token) })
 }
 

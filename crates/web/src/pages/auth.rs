@@ -12,7 +12,7 @@ use keyward_core::session::Stage;
 use keyward_core::store::Store;
 use keyward_core::token::Token;
 use keyward_core::usecase::{self, Door, Failure};
-use keyward_core::user::Role;
+use keyward_core::user::{Role, User};
 use keyward_core::verdict::{FactorKind, Verdict};
 use serde::Deserialize;
 
@@ -71,6 +71,8 @@ struct OtpPage {
     next: String,
     /// The login's second step of an account member: "Lost your device?" and "Cancel".
     lost: bool,
+    /// "Remember this browser for N days" (0: not offered).
+    remember_days: u8,
 }
 
 #[derive(Template, WebTemplate)]
@@ -330,7 +332,22 @@ async fn password_step<S: Store, M: Mailer>(
     }
 }
 
-fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String, operator: bool) -> OtpPage {
+/// For how many days this person's login may remember the browser (0: not at all).
+async fn remember_days<S: Store, M: Mailer>(state: &SharedState<S, M>, user: &User) -> AppResult<u8> {
+    if user.role == Role::Operator {
+        return Ok(0);
+    }
+    Ok(state.services.store.find_account(user.account_id).await?.map_or(0, |account| account.remember_days))
+}
+
+fn otp_page(
+    layout: Layout,
+    csrf: String,
+    step_up: bool,
+    next: String,
+    operator: bool,
+    remember_days: u8,
+) -> OtpPage {
     if step_up {
         OtpPage {
             layout,
@@ -341,6 +358,7 @@ fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String, operator:
             button: "Continue",
             next,
             lost: false,
+            remember_days: 0,
         }
     } else {
         OtpPage {
@@ -352,6 +370,7 @@ fn otp_page(layout: Layout, csrf: String, step_up: bool, next: String, operator:
             button: "Log in",
             next,
             lost: !operator,
+            remember_days,
         }
     }
 }
@@ -371,7 +390,9 @@ pub async fn otp_page_get<S: Store, M: Mailer>(
     }
     let csrf = crate::session::csrf_token(&token);
     let operator = user.role == Role::Operator;
-    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator).into_response())
+    let days = remember_days(&state, &user).await?;
+    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator, days)
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -379,6 +400,9 @@ pub struct OtpForm {
     otp: String,
     #[serde(default)]
     next: String,
+    /// "Remember this browser" ticked.
+    #[serde(default)]
+    remember: Option<String>,
 }
 
 pub async fn otp_submit<S: Store, M: Mailer>(
@@ -396,7 +420,7 @@ pub async fn step_up_page<S: Store, M: Mailer>(
     Query(query): Query<NextQuery>,
 ) -> AppResult<Response> {
     let layout = visitor.layout("Confirm it is you", "/step-up");
-    Ok(otp_page(layout, visitor.csrf(), true, safe_next(&query.next).to_owned(), false).into_response())
+    Ok(otp_page(layout, visitor.csrf(), true, safe_next(&query.next).to_owned(), false, 0).into_response())
 }
 
 #[derive(Deserialize)]
@@ -435,7 +459,15 @@ async fn prove<S: Store, M: Mailer>(
         (Some(token), _) => {
             let next = if step_up { safe_next(&form.next).to_owned() } else { "/".to_owned() };
             let mark = usecase::known_browser_mark(&state.services, &user)?;
-            let cookies = (state.cookies.start_session(&token), state.cookies.mark_browser(&mark));
+            let remembered = match (step_up, &form.remember) {
+                (false, Some(_)) => usecase::remember_this_browser(&state.services, &user).await?,
+                _ => None,
+            };
+            let cookies = (
+                state.cookies.start_session(&token),
+                state.cookies.mark_browser(&mark),
+                remembered.map(|(token, max_age)| state.cookies.remember_browser(&token, max_age)),
+            );
             if proven.checked.factor != FactorKind::RecoveryCode {
                 return Ok((cookies, see_other(&next)).into_response());
             }
@@ -459,6 +491,7 @@ async fn prove<S: Store, M: Mailer>(
             let failure = refusal.unwrap_or_else(|| Failure::Refused("Try again.".into()));
             let notice = notice_or_error(failure)?;
             let csrf = crate::session::csrf_token(&token);
+            let days = if step_up { 0 } else { remember_days(&state, &user).await? };
             let layout = if step_up {
                 Visitor { session, user, token, grace_days_left: None }
                     .layout("Confirm it is you", "/step-up")
@@ -466,7 +499,7 @@ async fn prove<S: Store, M: Mailer>(
                 Layout::public("One-time password")
             }
             .with_notice(notice);
-            let page = otp_page(layout, csrf, step_up, safe_next(&form.next).to_owned(), operator);
+            let page = otp_page(layout, csrf, step_up, safe_next(&form.next).to_owned(), operator, days);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

@@ -42,8 +42,10 @@ where
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(address)| proxies.client_address(address.ip(), &parts.headers).to_string());
-        let browser = CookiePolicy::from_ref(state).browser_mark(&parts.headers).map(str::to_owned);
-        Ok(ClientOrigin(Origin { ip, browser }))
+        let cookies = CookiePolicy::from_ref(state);
+        let browser = cookies.browser_mark(&parts.headers).map(str::to_owned);
+        let remembered = cookies.remembered_browser(&parts.headers).map(str::to_owned);
+        Ok(ClientOrigin(Origin { ip, browser, remembered }))
     }
 }
 

@@ -32,6 +32,12 @@ struct SecurityPage {
     has_factor: bool,
     /// The account uses authenticator apps.
     apps: bool,
+    /// (name, added, last used) of each factor.
+    factors: Vec<(String, String, String)>,
+    /// (when, address, how) of the latest sign-ins.
+    sign_ins: Vec<(String, String, &'static str)>,
+    /// The account allows "Remember this browser".
+    remembering: bool,
 }
 
 /// "My security": the person's factors and how many recovery codes are left.
@@ -51,6 +57,7 @@ async fn render<S: Store, M: Mailer>(
     let has_factor = matches!(overview.status, TwoFactorStatus::Enrolled { .. });
     let status = if has_factor { UserRow::from_overview(&overview).status } else { "none yet".into() };
     let account = state.services.store.find_account(visitor.user.account_id).await?;
+    let mine = usecase::my_security(&state.services, &visitor.user).await?;
     let mut layout = visitor.layout("My security", MY_SECURITY_PATH);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
@@ -60,9 +67,26 @@ async fn render<S: Store, M: Mailer>(
         csrf: visitor.csrf(),
         email: visitor.user.email.to_string(),
         status,
-        codes_left: usecase::recovery_codes_left(&state.services, &visitor.user).await?,
+        codes_left: mine.recovery_codes_left,
         has_factor,
         apps: account.is_some_and(|account| account.methods.totp),
+        factors: mine
+            .factors
+            .iter()
+            .map(|factor| {
+                let added = factor.added.map_or_else(String::new, |at| at.date());
+                let used = factor.last_used.map_or_else(|| "never".to_owned(), |at| at.date_time());
+                (factor.name.clone(), added, used)
+            })
+            .collect(),
+        sign_ins: mine
+            .sign_ins
+            .iter()
+            .map(|sign_in| {
+                (sign_in.at.date_time(), sign_in.ip.clone().unwrap_or_default(), how(&sign_in.factor))
+            })
+            .collect(),
+        remembering: mine.remembering,
     })
 }
 
@@ -150,6 +174,34 @@ pub async fn my_app_verify<S: Store, M: Mailer>(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
+}
+
+/// How a sign-in was completed, in words.
+fn how(factor: &str) -> &'static str {
+    match factor {
+        "password" => "password only",
+        "totp" => "password and app",
+        "yubikey" => "password and YubiKey",
+        "recovery_code" => "password and recovery code",
+        "remembered_browser" => "password, remembered browser",
+        _ => "password and second factor",
+    }
+}
+
+/// "Forget all browsers": the next login in each asks for the second factor again.
+pub async fn forget_browsers<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    _: SessionForm<Nothing>,
+) -> AppResult<Response> {
+    let forgotten = usecase::forget_browsers(&state.services, &visitor.user, &origin).await?;
+    let notice = Notice::success(match forgotten {
+        0 => "No browser was remembered.".to_owned(),
+        1 => "1 browser was forgotten: it asks for your second factor at its next login.".to_owned(),
+        n => format!("{n} browsers were forgotten: each asks for your second factor at its next login."),
+    });
+    Ok((state.cookies.forget_browser(), render(&state, &visitor, Some(notice)).await?).into_response())
 }
 
 #[derive(Deserialize)]

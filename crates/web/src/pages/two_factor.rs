@@ -39,6 +39,8 @@ struct SettingsPage {
     configured: bool,
     /// While active with a grace deadline: its last day.
     enroll_by: Option<String>,
+    /// "Remember this browser" for this many days (0: off).
+    remember_days: u8,
 }
 
 #[derive(Template, WebTemplate)]
@@ -107,6 +109,7 @@ async fn settings_page<S: Store, M: Mailer>(
         active: account.activation.is_some(),
         configured: account.disable_policy.is_some(),
         enroll_by: account.enroll_by.map(usecase::last_day),
+        remember_days: account.remember_days,
     })
 }
 
@@ -513,5 +516,33 @@ pub async fn move_deadline<S: Store, M: Mailer>(
             }
             Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
         };
+    Ok((status, settings_page(&state, &visitor, Some(notice), None).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RememberForm {
+    #[serde(default)]
+    days: String,
+}
+
+/// "Remember this browser": for how many days a browser may skip the second factor (after a step-up).
+pub async fn remember_days<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<RememberForm>,
+) -> AppResult<Response> {
+    let set =
+        usecase::set_remember_days(&state.services, &visitor.user, &visitor.session, &form.days, &origin)
+            .await;
+    let (status, notice) = match set {
+        Ok(0) => (
+            StatusCode::OK,
+            Notice::success("Browsers are not remembered: every login asks for the second factor."),
+        ),
+        Ok(days) => (StatusCode::OK, Notice::success(format!("Browsers may be remembered for {days} days."))),
+        Err(Failure::StepUpRequired) => return Ok(step_up(SETTINGS)),
+        Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
+    };
     Ok((status, settings_page(&state, &visitor, Some(notice), None).await?).into_response())
 }

@@ -288,3 +288,92 @@ async fn users_without_a_factor_log_in_until_the_deadline_with_a_banner_and_remi
     assert!(ended.contains("every login now needs a second factor"), "{}", ended.body);
     assert!(ended.contains("there is no enrollment deadline"), "{}", ended.body);
 }
+
+#[tokio::test]
+async fn a_remembered_browser_skips_the_second_factor_until_forgotten_or_a_password_change() {
+    let Some(app) = spawn_app("rollout-remember").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    let settings = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    boss.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    add_user(&app, &mut boss, "alice@acme.example").await;
+    let alices_app = enroll(&app, &mut boss, &mut app.browser(), "alice@acme.example").await;
+    crate::story::own_app_from_activate(&app, &mut boss, PASSWORD).await;
+    let confirm = boss.get("/account/two-factor/activate").await;
+    boss.post("/account/two-factor/activate", &[("csrf", &confirm.csrf())]).await;
+
+    let too_long =
+        boss.submit("/account/two-factor", "/account/two-factor/remember", &[("days", "31")]).await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", too_long.body);
+    let on = boss.submit("/account/two-factor", "/account/two-factor/remember", &[("days", "7")]).await;
+    assert!(on.contains("Browsers may be remembered for 7 days."), "{}", on.body);
+
+    // Alice ticks "Remember this browser"; her next login there skips the second factor.
+    let mut alice = app.browser();
+    let second = log_in_with_remember(&app, &mut alice, &alices_app).await;
+    assert!(second.contains("Remember this browser for 7 days"), "{}", second.body);
+    assert!(alice.has_cookie("keyward_remember"));
+    log_out(&mut alice).await;
+    assert_eq!(log_in(&mut alice, "alice@acme.example", PASSWORD).await.location.as_deref(), Some("/"));
+    let security = alice.get("/account/security").await;
+    for expected in
+        ["password, remembered browser", "password and app", "Authenticator app", "Forget all browsers"]
+    {
+        assert!(security.contains(expected), "{expected}: {}", security.body);
+    }
+    assert_eq!(
+        log_in(&mut app.browser(), "alice@acme.example", PASSWORD).await.location.as_deref(),
+        Some("/login/otp"),
+        "another browser is not remembered"
+    );
+    // A remembered login is not a fresh second factor: sensitive changes still ask for one.
+    app.advance(10 * 60);
+    let codes = alice.post("/account/security/recovery-codes", &[("csrf", &security.csrf())]).await;
+    assert_eq!(codes.location.as_deref(), Some("/step-up?next=/account/security"));
+
+    // "Forget all browsers" ends it.
+    let forgotten = alice.submit("/account/security", "/account/security/forget-browsers", &[]).await;
+    assert!(forgotten.contains("1 browser was forgotten"), "{}", forgotten.body);
+    log_out(&mut alice).await;
+    assert_eq!(
+        log_in(&mut alice, "alice@acme.example", PASSWORD).await.location.as_deref(),
+        Some("/login/otp")
+    );
+
+    // Remembered again; a password reset forgets it.
+    let mut alice = app.browser();
+    log_in_with_remember(&app, &mut alice, &alices_app).await;
+    log_out(&mut alice).await;
+    let before = app.links_to("alice@acme.example").len();
+    let forgot = [("email", "alice@acme.example")];
+    let sent = app.browser().submit("/password/forgot", "/password/forgot", &forgot).await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let link =
+        crate::app::eventually(|| app.links_to("alice@acme.example").get(before).cloned()).await.unwrap();
+    let reset = app.browser().submit(&link, &link, &[("password", PASSWORD)]).await;
+    assert!(reset.contains("Your password is saved"), "{}", reset.body);
+    assert_eq!(
+        log_in(&mut alice, "alice@acme.example", PASSWORD).await.location.as_deref(),
+        Some("/login/otp")
+    );
+}
+
+/// Password, then a fresh code with "Remember this browser" ticked; the second step's page.
+async fn log_in_with_remember(
+    app: &crate::app::TestApp,
+    browser: &mut crate::app::Browser,
+    totp: &keyward_core::otp::Totp,
+) -> crate::app::Page {
+    app.advance(30);
+    log_in(browser, "alice@acme.example", PASSWORD).await;
+    let second = browser.get("/login/otp").await;
+    let code = totp.code_at(app.now()).unwrap().to_string();
+    let done =
+        browser.post("/login/otp", &[("csrf", &second.csrf()), ("otp", &code), ("remember", "on")]).await;
+    assert_eq!(done.location.as_deref(), Some("/"), "{}", done.body);
+    second
+}
+
+async fn log_out(browser: &mut crate::app::Browser) {
+    let page = browser.get("/account/security").await;
+    browser.post("/logout", &[("csrf", &page.csrf())]).await;
+}
