@@ -53,6 +53,7 @@ const ACCOUNT = 'Acme Widgets';
 const ADMIN = { name: 'admin', email: 'anna.admin@acme.example', password: 'anna-keeps-the-keys-42' };
 const ALICE = { name: 'alice', email: 'alice@acme.example', password: 'alice-in-two-factor-land' };
 const BOB = { name: 'bob', email: 'bob@acme.example', password: 'bob-builds-with-yubikeys' };
+const CAROL = { name: 'carol', email: 'carol@acme.example', password: 'carol-counts-the-days-3' };
 const OPERATOR = { name: 'olga', email: 'olga@support.example', password: 'olga-follows-the-policy-7' };
 const POLICY =
   'Support must call Carol Jensen, office manager, on +45 70 20 30 40 (weekdays 9-16) and have her ' +
@@ -679,7 +680,7 @@ async function story(browser, base, env, dir) {
     await shot(admin, 'users-and-security');
   });
 
-  for (const user of [ALICE, BOB]) {
+  for (const user of [ALICE, BOB, CAROL]) {
     await step(`the admin adds ${user.email}`, async () => {
       await fill(admin, 'E-mail address', user.email);
       await submit(admin, 'Add user');
@@ -688,7 +689,7 @@ async function story(browser, base, env, dir) {
     });
   }
 
-  for (const user of [ALICE, BOB]) {
+  for (const user of [ALICE, BOB, CAROL]) {
     await step(`${user.email} chooses a password from the e-mailed link`, async () => {
       const mail = await waitForMail(user.email, /^\/password\/[^/]+$/, 'a password link');
       const page = await newPage(browser, user.name);
@@ -726,13 +727,25 @@ async function story(browser, base, env, dir) {
     await shot(admin, 'two-factor-configured');
   });
 
-  await step('"Activate" first asks the admin to set up her own second factor; back without it', async () => {
+  await step('"Activate" first asks the admin for her own second factor: she sets up her app right there', async () => {
     await click(link(admin, 'Activate'), 'the link "Activate"');
     await expectVisible(admin.getByText('Set up your own second factor first', { exact: false }), 'a request to set up her own factor first');
-    await expectVisible(field(admin, 'Password'), 'a "Password" field to start setting up her app');
     await expectVisible(link(admin, 'YubiKey tab'), 'a link to the YubiKey tab, to register her own key instead');
     if (await button(admin, 'Confirm').count()) fail('"Confirm" is offered while the admin has no second factor of her own');
+    await fill(admin, 'Password', ADMIN.password);
     await shot(admin, 'activate-own-factor-first');
+    await submit(admin, 'Continue');
+    ADMIN.secret = await secretFromQr(admin, dir);
+    const totp = await freshTotp(ADMIN.secret);
+    await typeOtp(admin, totp.code, 'Verify');
+    totp.used();
+    await expectVisible(heading(admin, 'Your recovery codes'), 'her recovery codes');
+    await click(link(admin, 'Continue'), 'the link "Continue"');
+    await expectVisible(button(admin, 'Confirm'), 'the Activate page with "Confirm", now that she has a factor');
+    for (const who of [ALICE, BOB, CAROL]) {
+      await expectVisible(admin.locator('main').getByText(who.email, { exact: true }), `${who.email} listed as a user without a factor`);
+    }
+    await shot(admin, 'activate-users-without-factor');
     await click(link(admin, 'Cancel'), 'the link "Cancel"');
     await expectVisible(link(admin, 'Activate'), 'the Settings tab again, still inactive');
   });
@@ -846,25 +859,44 @@ async function story(browser, base, env, dir) {
     const listed = [];
     for (const who of [ADMIN, ALICE, BOB]) if (await admin.locator('main').getByText(who.email).count()) listed.push(who.email);
     if (listed.length) note(`the activation page lists ${listed.join(', ')} as users without a factor, but every user has one`);
+    await expectVisible(admin.locator('main').getByText(CAROL.email, { exact: true }), `${CAROL.email}, not enrolled yet, listed`);
+    // Carol gets two weeks to enroll.
+    const deadline = new Date(Date.now() + 14 * 86_400_000).toISOString().slice(0, 10);
+    await fill(admin, 'Users must enroll by', deadline);
     await shot(admin, 'activate-confirm');
     await submit(admin, 'Confirm');
     await expectVisible(link(admin, 'Deactivate'), 'the link "Deactivate" once two-factor authentication is active');
     await shot(admin, 'two-factor-active');
   });
 
-  await step('Users & Security shows each user\'s two-factor state', async () => {
-    // The admin's session began before activation: her next page asks for her own second factor.
-    await goto(admin, `${base}/account/users`, 'Users & Security');
-    await expectSecondStep(admin, ADMIN);
-    await typeOtp(admin, touch(keys.admin));
-    await expectLoggedIn(admin, ADMIN);
+  await step('Users & Security shows each user\'s two-factor state, and exports it as CSV', async () => {
     await openUsersAndSecurity(admin);
-    for (const who of [ADMIN, ALICE, BOB]) {
+    await expectVisible(admin.getByText('3 of 4', { exact: false }), '"3 of 4" enrolled');
+    for (const who of [ADMIN, ALICE, BOB, CAROL]) {
       const row = admin.getByRole('row').filter({ hasText: who.email });
       await expectVisible(row, `a row for ${who.email}`);
       log(`  ${(await row.first().innerText()).replace(/\s+/g, ' ').trim()}`);
     }
     await shot(admin, 'users-two-factor-active');
+    const [download] = await Promise.all([admin.waitForEvent('download'), link(admin, 'Export as CSV').click()]);
+    const csv = fs.readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+    log(`  ${download.suggestedFilename()}: ${csv.length - 1} users; ${csv[0]}`);
+    if (csv[0] !== 'email,role,enrolled,state' || csv.length !== 5) fail(`the CSV export reads:\n${csv.join('\n')}`);
+    if (!csv.some((line) => line.startsWith(`${CAROL.email},user,no,`))) fail(`the CSV export does not show Carol as not enrolled:\n${csv.join('\n')}`);
+  });
+
+  await step('the admin lets browsers be remembered for 7 days', async () => {
+    await openTwoFactorSettings(admin);
+    await fill(admin, 'Days a browser may skip the second factor', '7');
+    await submit(admin, 'Save');
+    if (await button(admin, 'Continue').count()) {
+      log('  step-up: a fresh second factor is asked for');
+      await typeOtp(admin, touch(keys.admin), 'Continue');
+      await fill(admin, 'Days a browser may skip the second factor', '7');
+      await submit(admin, 'Save');
+    }
+    const shown = (await messages(admin)).join(' | ');
+    if (!/remembered for 7 days/.test(shown)) fail(`after "Save" the page says: ${shown || '(nothing)'}`);
   });
 
   await step('the admin logs out', async () => {
@@ -926,6 +958,25 @@ async function story(browser, base, env, dir) {
     await typeOtp(desk, touch(keys.bob));
     await expectLoggedIn(desk, BOB);
     await logOut(desk, BOB);
+  });
+
+  await step('Carol has no factor yet: inside the grace period her password logs her in, and she enrolls from My security', async () => {
+    await logInWithPassword(desk, base, CAROL);
+    await expectLoggedIn(desk, CAROL);
+    await expectVisible(desk.getByText('days left to set up two-factor authentication', { exact: false }), 'a banner with the days left');
+    await shot(desk, 'grace-banner');
+    await click(link(desk, 'Enroll now'), 'the link "Enroll now"');
+    await expectVisible(heading(desk, 'My security'), 'My security');
+    await fill(desk, 'Password', CAROL.password);
+    await submit(desk, 'Continue');
+    const secret = await secretFromQr(desk, dir);
+    const totp = await freshTotp(secret);
+    await typeOtp(desk, totp.code, 'Verify');
+    totp.used();
+    await expectVisible(heading(desk, 'Your recovery codes'), 'her recovery codes');
+    await click(link(desk, 'Continue'), 'the link "Continue"');
+    if (await desk.getByText('days left to set up', { exact: false }).count()) fail('the banner is still shown after enrolling');
+    await logOut(desk, CAROL);
   });
 
   let operator;
@@ -1004,6 +1055,39 @@ async function story(browser, base, env, dir) {
     const code = await freshTotp(secret);
     await typeOtp(desk, code.code);
     code.used();
+    await expectLoggedIn(desk, ALICE);
+    await logOut(desk, ALICE);
+    ALICE.secret = secret;
+  });
+
+  await step('Alice ticks "Remember this browser"; her next login skips the code, until a password reset', async () => {
+    await logInWithPassword(desk, base, ALICE);
+    await expectSecondStep(desk, ALICE);
+    await desk.getByLabel('Remember this browser for 7 days').check();
+    await shot(desk, 'login-remember-browser');
+    const totp = await freshTotp(ALICE.secret);
+    await typeOtp(desk, totp.code);
+    totp.used();
+    await expectLoggedIn(desk, ALICE);
+    await logOut(desk, ALICE);
+    await logInWithPassword(desk, base, ALICE);
+    await expectLoggedIn(desk, ALICE);
+    await click(link(desk, 'My security'), 'the link "My security"');
+    await expectVisible(desk.getByText('password, remembered browser').first(), 'the remembered sign-in in "Recent sign-ins"');
+    await shot(desk, 'my-security');
+    await logOut(desk, ALICE);
+    await click(link(desk, 'Forgot your password?'), 'the link "Forgot your password?"');
+    await fill(desk, 'E-mail address', ALICE.email);
+    await submit(desk, 'Send the link');
+    const mail = await waitForMail(ALICE.email, /^\/password\/[^/]+$/, 'a password reset link');
+    await goto(desk, mail.link, 'the reset link');
+    await fill(desk, 'New password', ALICE.password);
+    await submit(desk, 'Save password');
+    await logInWithPassword(desk, base, ALICE);
+    await expectSecondStep(desk, ALICE);
+    const again = await freshTotp(ALICE.secret);
+    await typeOtp(desk, again.code);
+    again.used();
     await expectLoggedIn(desk, ALICE);
     await logOut(desk, ALICE);
   });
