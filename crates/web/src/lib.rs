@@ -96,6 +96,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route(layout::MY_SECURITY_PATH, get(security::my_security::<S, M>))
         .route("/account/security/recovery-codes", post(security::new_recovery_codes::<S, M>))
         .route("/account/security/app", post(security::my_app::<S, M>))
+        .route("/account/security/yubikey", post(security::my_yubikey::<S, M>))
         .route("/account/security/forget-browsers", post(security::forget_browsers::<S, M>))
         .route("/account/security/app/verify", post(security::my_app_verify::<S, M>))
         .route(layout::AUDIT_LOG_PATH, get(security::audit_log::<S, M>))

@@ -36,7 +36,7 @@ pub use people::{
 pub use security::{
     AUDIT_PAGE, AuditFilter, AuditPage, FactorLine, MAX_REMEMBER_DAYS, MySecurity, account_audit_log,
     begin_own_app, finish_own_app, forget_browsers, my_security, pending_own_app, recovery_codes_left,
-    regenerate_recovery_codes, reset_user_factors, set_remember_days,
+    regenerate_recovery_codes, register_own_yubikey, reset_user_factors, set_remember_days,
 };
 pub use signup::{
     PendingSignUp, SIGN_UP_LINK_SECS, SignUpLink, confirm_sign_up, open_sign_up, request_sign_up,

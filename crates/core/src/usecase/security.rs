@@ -5,7 +5,7 @@
 use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, recovery_codes, secret_of};
 use super::people::require_admin;
 use super::support::reset_factors_of;
-use super::two_factor::{account_of, require_fresh_second_factor, user_in_account};
+use super::two_factor::{account_of, register_yubikey_as, require_fresh_second_factor, user_in_account};
 use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, actor, mails};
 use crate::UnixTime;
 use crate::audit::AuditEvent;
@@ -89,6 +89,41 @@ pub async fn finish_own_app<S: Store, M: Mailer, H: PasswordHasher>(
     let recovery_codes =
         bind_totp(services, user, &factor, &actor(user), origin, Some(&token.hash())).await?;
     Ok(Enrolled { recovery_codes, token })
+}
+
+/// "Register a YubiKey" on My security: a touch of the person's own key (one whose secret was imported,
+/// or that YubiCloud can check), where the account allows YubiKeys; while they have a working factor,
+/// after a step-up. The touch proves the key, so the session counts it as a fresh second factor.
+pub async fn register_own_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    session: &Session,
+    otp: &str,
+    origin: &Origin,
+) -> Result<(crate::factor::Yubikey, Token), Failure> {
+    if services.has_working_factor(user).await? {
+        require_fresh_second_factor(services, session)?;
+    }
+    let key = register_yubikey_as(
+        services,
+        user.account_id,
+        &actor(user),
+        user.id,
+        otp,
+        origin,
+        Some(&session.id_hash),
+    )
+    .await?;
+    let now = services.now();
+    let token = Token::generate(16, &mut services.rng());
+    if !services
+        .store
+        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
+        .await?
+    {
+        return Err(Failure::Refused("Your session ended. Log in again.".into()));
+    }
+    Ok((key, token))
 }
 
 /// The app [`begin_own_app`] made in this session and not confirmed yet, to show its QR code again after

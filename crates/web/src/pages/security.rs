@@ -32,6 +32,8 @@ struct SecurityPage {
     has_factor: bool,
     /// The account uses authenticator apps.
     apps: bool,
+    /// The account uses YubiKeys.
+    yubikeys: bool,
     /// (name, added, last used) of each factor.
     factors: Vec<(String, String, String)>,
     /// (when, address, how) of the latest sign-ins.
@@ -69,7 +71,8 @@ async fn render<S: Store, M: Mailer>(
         status,
         codes_left: mine.recovery_codes_left,
         has_factor,
-        apps: account.is_some_and(|account| account.methods.totp),
+        apps: account.as_ref().is_some_and(|account| account.methods.totp),
+        yubikeys: account.as_ref().is_some_and(|account| account.methods.yubikey),
         factors: mine
             .factors
             .iter()
@@ -172,6 +175,37 @@ pub async fn my_app_verify<S: Store, M: Mailer>(
                 None => render(&state, &visitor, Some(notice)).await?.into_response(),
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct YubikeyForm {
+    otp: String,
+}
+
+/// "Register" on My security: the person's own YubiKey, by a touch.
+pub async fn my_yubikey<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<YubikeyForm>,
+) -> AppResult<Response> {
+    let registered =
+        usecase::register_own_yubikey(&state.services, &visitor.user, &visitor.session, &form.otp, &origin)
+            .await;
+    match registered {
+        Ok((key, token)) => {
+            let visitor = Visitor { token: token.clone(), ..visitor };
+            let notice = Notice::success(format!("The YubiKey {} is registered.", key.public_id.as_str()));
+            Ok((state.cookies.start_session(&token), render(&state, &visitor, Some(notice)).await?)
+                .into_response())
+        }
+        Err(Failure::StepUpRequired) => Ok(step_up(MY_SECURITY_PATH)),
+        Err(failure) => {
+            let notice = notice_or_error(failure)?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &visitor, Some(notice)).await?)
+                .into_response())
         }
     }
 }

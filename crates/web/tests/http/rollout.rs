@@ -377,3 +377,37 @@ async fn log_out(browser: &mut crate::app::Browser) {
     let page = browser.get("/account/security").await;
     browser.post("/logout", &[("csrf", &page.csrf())]).await;
 }
+
+#[tokio::test]
+async fn users_register_their_own_yubikey_from_my_security() {
+    let Some(app) = spawn_app("rollout-own-key").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    let settings = [("totp", "on"), ("yubikey", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    boss.submit("/account/two-factor", "/account/two-factor", &settings).await;
+    add_user(&app, &mut boss, "bob@acme.example").await;
+    let mut bob = app.browser();
+    log_in(&mut bob, "bob@acme.example", PASSWORD).await;
+    let page = bob.get("/account/security").await;
+    assert!(page.contains("Register a YubiKey"), "{}", page.body);
+    let wrong = bob.post("/account/security/yubikey", &[("csrf", &page.csrf()), ("otp", "not an otp")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    let mut key = crate::story::imported_key(&app, "vvcccccccccj", 51).await;
+    let done = bob
+        .post("/account/security/yubikey", &[("csrf", &page.csrf()), ("otp", &crate::story::touch(&mut key))])
+        .await;
+    assert!(done.contains("The YubiKey vvcccccccccj is registered."), "{}", done.body);
+    assert!(done.contains("YubiKey vvcccccccccj"), "listed among his factors: {}", done.body);
+    assert!(app.received("bob@acme.example", "Your two-factor authentication changed").await);
+
+    // With a factor, another key needs a fresh one first.
+    app.advance(6 * 60);
+    let mut spare = crate::story::imported_key(&app, "vvccccccccck", 52).await;
+    let page = bob.get("/account/security").await;
+    let asked = bob
+        .post(
+            "/account/security/yubikey",
+            &[("csrf", &page.csrf()), ("otp", &crate::story::touch(&mut spare))],
+        )
+        .await;
+    assert_eq!(asked.location.as_deref(), Some("/step-up?next=/account/security"), "{}", asked.body);
+}
