@@ -135,6 +135,25 @@ pub(crate) async fn start_session<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(token)
 }
 
+/// A second factor was just proven in `session`: it gets a new id (the old one is worth nothing from now
+/// on), is complete, and records the time for step-up. Refused when the session ended meanwhile (of two
+/// requests completing one session, the second).
+pub(crate) async fn complete_session<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    session: &Session,
+) -> Result<Token, Failure> {
+    let now = services.now();
+    let token = Token::generate(16, &mut services.rng());
+    if !services
+        .store
+        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
+        .await?
+    {
+        return Err(Failure::Refused("Your session ended. Log in again.".into()));
+    }
+    Ok(token)
+}
+
 /// Whether this person must give a one-time password after the password: operators always; account
 /// members once their account activated two-factor authentication, except those without a factor while
 /// the account's grace deadline has not passed.

@@ -9,7 +9,7 @@ use crate::invitation::{Invitation, Purpose};
 use crate::mail::Mailer;
 use crate::otp::{Code, OtpAuthUri, Secret, Totp, TotpParams};
 use crate::ports::PasswordHasher;
-use crate::session::{Session, Stage};
+use crate::session::Session;
 use crate::store::Store;
 use crate::token::{Token, TokenHash};
 use crate::user::User;
@@ -146,8 +146,7 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     if !services.store.close_invitation(page.invitation.id, now).await? {
         return Err(Failure::Refused(EXPIRED.into()));
     }
-    let token = Token::generate(16, &mut services.rng());
-    services.store.rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now).await?;
+    let token = super::auth::complete_session(services, session).await?;
     let recovery_codes =
         bind_totp(services, &page.user, &factor, &actor(&page.user), origin, Some(&token.hash())).await?;
     Ok(Enrolled { recovery_codes, token })

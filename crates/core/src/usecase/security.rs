@@ -15,7 +15,7 @@ use crate::mail::Mailer;
 use crate::otp::Secret;
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::session::{Session, SignIn, Stage};
+use crate::session::{Session, SignIn};
 use crate::store::{AuditQuery, Store};
 use crate::throttle::{self, ThrottlePolicy};
 use crate::token::Token;
@@ -77,15 +77,7 @@ pub async fn finish_own_app<S: Store, M: Mailer, H: PasswordHasher>(
         .await?
         .ok_or_else(|| Failure::Refused("Start again: type your password to get a QR code.".into()))?;
     accept_first_code(services, user, &factor, typed).await?;
-    let now = services.now();
-    let token = Token::generate(16, &mut services.rng());
-    if !services
-        .store
-        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
-        .await?
-    {
-        return Err(Failure::Refused("Your session ended. Log in again.".into()));
-    }
+    let token = super::auth::complete_session(services, session).await?;
     let recovery_codes =
         bind_totp(services, user, &factor, &actor(user), origin, Some(&token.hash())).await?;
     Ok(Enrolled { recovery_codes, token })
@@ -114,15 +106,7 @@ pub async fn register_own_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
         Some(&session.id_hash),
     )
     .await?;
-    let now = services.now();
-    let token = Token::generate(16, &mut services.rng());
-    if !services
-        .store
-        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
-        .await?
-    {
-        return Err(Failure::Refused("Your session ended. Log in again.".into()));
-    }
+    let token = super::auth::complete_session(services, session).await?;
     Ok((key, token))
 }
 
@@ -138,7 +122,8 @@ pub async fn pending_own_app<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(Some(secret_of(services, user, Secret::from_bytes(&secret)?)?))
 }
 
-async fn own_pending_app<S: Store, M: Mailer, H: PasswordHasher>(
+/// The newest app made in this session and not confirmed yet.
+pub(crate) async fn own_pending_app<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
     session: &Session,

@@ -4,22 +4,20 @@
 //! that person confirmed; a request for an account admin needs two operators; nobody approves a request
 //! they opened. Deciding is one conditional update, so a decided or expired request stays decided.
 
-use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, recovery_codes, secret_of};
+use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, recovery_codes};
 use super::people::{account_users, send_link};
+use super::security::own_pending_app;
 use super::two_factor::{email_enrollment, register_yubikey_as, tell_admins, user_in_account};
 use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, UserOverview, actor, mails};
 use crate::account::{Account, OPERATORS_ACCOUNT};
 use crate::audit::AuditEvent;
 use crate::disable::{Approval, Decision, DisableRequest};
-use crate::factor::{TotpFactor, totp_seal_context};
 use crate::ids::{AccountId, DisableRequestId, UserId};
 use crate::invitation::Purpose;
 use crate::mail::Mailer;
-use crate::otp::Secret;
 use crate::ports::PasswordHasher;
 use crate::session::{Session, Stage};
 use crate::store::{AuditQuery, Store, StoreError};
-use crate::token::Token;
 use crate::user::{Email, Role, User};
 
 /// The longest reason, contact or piece of evidence kept.
@@ -484,11 +482,8 @@ pub async fn begin_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
     operator: &User,
 ) -> Result<EnrollmentSecret, Failure> {
     require_setup(services, session, operator).await?;
-    match pending_setup_factor(services, session, operator).await? {
-        Some(factor) => {
-            let secret = services.keys.open(&factor.secret, &totp_seal_context(operator.id))?;
-            secret_of(services, operator, Secret::from_bytes(&secret)?)
-        }
+    match super::pending_own_app(services, operator, session).await? {
+        Some(secret) => Ok(secret),
         None => new_pending_totp(services, operator).await,
     }
 }
@@ -503,19 +498,11 @@ pub async fn finish_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<Enrolled, Failure> {
     require_setup(services, session, operator).await?;
-    let factor = pending_setup_factor(services, session, operator)
+    let factor = own_pending_app(services, operator, session)
         .await?
         .ok_or_else(|| Failure::Refused("Reload the page to get a QR code, then try again.".into()))?;
     accept_first_code(services, operator, &factor, typed).await?;
-    let now = services.now();
-    let token = Token::generate(16, &mut services.rng());
-    if !services
-        .store
-        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
-        .await?
-    {
-        return Err(Failure::Refused("Your session ended. Log in again.".into()));
-    }
+    let token = super::auth::complete_session(services, session).await?;
     let recovery_codes =
         bind_totp(services, operator, &factor, &actor(operator), origin, Some(&token.hash())).await?;
     Ok(Enrolled { recovery_codes, token })
@@ -534,15 +521,7 @@ pub async fn finish_operator_setup_with_yubikey<S: Store, M: Mailer, H: Password
     let by = actor(operator);
     register_yubikey_as(services, OPERATORS_ACCOUNT, &by, operator.id, otp, origin, Some(&session.id_hash))
         .await?;
-    let now = services.now();
-    let token = Token::generate(16, &mut services.rng());
-    if !services
-        .store
-        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
-        .await?
-    {
-        return Err(Failure::Refused("Your session ended. Log in again.".into()));
-    }
+    let token = super::auth::complete_session(services, session).await?;
     let (recovery_codes, hashes) = recovery_codes(services);
     services.store.replace_recovery_codes(operator.id, &hashes).await?;
     Ok(Enrolled { recovery_codes, token })
@@ -566,13 +545,4 @@ async fn require_setup<S: Store, M: Mailer, H: PasswordHasher>(
     operator: &User,
 ) -> Result<(), Failure> {
     if needs_operator_setup(services, session, operator).await? { Ok(()) } else { Err(Failure::Forbidden) }
-}
-
-async fn pending_setup_factor<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    session: &Session,
-    operator: &User,
-) -> Result<Option<TotpFactor>, Failure> {
-    let factors = services.store.totp_factors(operator.id).await?;
-    Ok(factors.into_iter().find(|f| f.confirmed_at.is_none() && f.created_at >= session.created_at))
 }

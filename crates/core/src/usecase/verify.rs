@@ -145,15 +145,7 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
     if checked.verdict != Verdict::Ok {
         return Ok(SecondFactorOutcome { checked, token: None });
     }
-    let now = services.now();
-    let token = Token::generate(16, &mut services.rng());
-    if !services
-        .store
-        .rotate_session(&session.id_hash, &token.hash(), Stage::Complete, Some(now), now)
-        .await?
-    {
-        return Err(Failure::Refused("Your session ended. Log in again.".into()));
-    }
+    let token = super::auth::complete_session(services, session).await?;
     if after_password {
         let detail = match checked.factor {
             FactorKind::Yubikey => {
