@@ -624,6 +624,23 @@ async function logInWithPassword(page, base, who, shotName) {
   await submit(page, 'Log in');
 }
 
+/** Presses Tab until the element with `id` has the focus (at most 20 times), and checks that the focus shows. */
+async function tabTo(page, id) {
+  for (let presses = 0; presses < 20; presses += 1) {
+    await page.keyboard.press('Tab');
+    const focus = await page.evaluate(() => {
+      const el = document.activeElement;
+      const style = el ? getComputedStyle(el) : null;
+      return { id: el?.id, outline: style ? `${style.outlineStyle} ${style.outlineWidth}` : '' };
+    });
+    if (focus.id === id) {
+      if (focus.outline.startsWith('none') || focus.outline.endsWith(' 0px')) fail(`the focused field #${id} shows no focus outline (${focus.outline})`);
+      return;
+    }
+  }
+  fail(`20 presses of Tab never reached #${id} on ${new URL(page.url()).pathname}`);
+}
+
 async function expectSecondStep(page, who) {
   await expectVisible(field(page, 'One-time password'), `the second login step for ${who.email} (a "One-time password" field)`);
   if (new URL(page.url()).pathname !== '/login/otp') note(`the second login step is at ${new URL(page.url()).pathname}, not /login/otp`);
@@ -939,11 +956,21 @@ async function story(browser, base, env, dir) {
     await expectOtpRefused(desk, ALICE, 'a recovery code typed again');
   });
 
-  await step('Bob logs in with his password and a YubiKey touch', async () => {
-    await logInWithPassword(desk, base, BOB);
+  await step('Bob logs in with his password and a YubiKey touch, by keyboard alone, the focus always visible', async () => {
+    await goto(desk, `${base}/login`, 'the login page');
+    await tabTo(desk, 'email');
+    await desk.keyboard.type(BOB.email);
+    await tabTo(desk, 'password');
+    await desk.keyboard.type(BOB.password);
+    await Promise.all([desk.waitForEvent('framenavigated'), desk.keyboard.press('Enter')]);
+    await desk.waitForLoadState('load');
     await expectSecondStep(desk, BOB);
+    const focused = await desk.evaluate(() => document.activeElement?.id);
+    if (focused !== 'otp') note(`the second step does not put the focus in the one-time password field (it is on "${focused}")`);
     BOB.lastOtp = touch(keys.bob);
-    await typeOtp(desk, BOB.lastOtp);
+    await desk.keyboard.type(BOB.lastOtp);
+    await Promise.all([desk.waitForEvent('framenavigated'), desk.keyboard.press('Enter')]);
+    await desk.waitForLoadState('load');
     await expectLoggedIn(desk, BOB);
     await shot(desk, 'logged-in-bob');
     await logOut(desk, BOB);
