@@ -114,6 +114,13 @@ pub trait UserStore {
     fn set_password(&self, id: UserId, hash: &PasswordHash) -> impl Future<Output = StoreResult<()>> + Send;
     /// Takes the password away: nobody can log in as this person until a new one is set from a link.
     fn clear_password(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every user of the account with what their two-factor state is built from, in a constant number
+    /// of queries however many users there are (Users & Security, activation, "send to all").
+    fn account_factors(
+        &self,
+        account_id: AccountId,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Vec<(User, FactorSummary)>>> + Send;
 }
 
 /// TOTP factors, YubiKeys and recovery codes.
@@ -401,6 +408,26 @@ pub trait AuditStore {
         account_id: AccountId,
         query: &AuditQuery,
     ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+}
+
+/// What a user's two-factor state is built from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactorSummary {
+    /// A confirmed authenticator app.
+    pub app: bool,
+    /// Registered YubiKeys, by public id.
+    pub yubikeys: Vec<PublicId>,
+    /// Unused recovery codes.
+    pub recovery_codes: usize,
+    /// The newest open enrollment link: when it was sent and when it expires.
+    pub invitation: Option<(UnixTime, UnixTime)>,
+}
+
+impl FactorSummary {
+    /// Whether the user can prove a second factor.
+    pub fn has_factor(&self) -> bool {
+        self.app || !self.yubikeys.is_empty()
+    }
 }
 
 /// Filters and the page of [`AuditStore::account_audit`].

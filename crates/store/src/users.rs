@@ -3,8 +3,12 @@
 use keyward_core::UnixTime;
 use keyward_core::ids::{AccountId, UserId};
 use keyward_core::password::PasswordHash;
-use keyward_core::store::{StoreError, StoreResult, UserStore};
+use std::collections::HashMap;
+
+use keyward_core::invitation::Purpose;
+use keyward_core::store::{FactorSummary, StoreError, StoreResult, UserStore};
 use keyward_core::user::{Email, Role, User};
+use keyward_core::yubico::PublicId;
 
 use crate::{SqlStore, backend, seconds, time, unique, with_pool};
 
@@ -29,6 +33,13 @@ impl UserRow {
             created_at: time(self.created_at)?,
         })
     }
+}
+
+/// The ids of an account's users (`$1`), for the account-wide queries.
+macro_rules! account_members {
+    () => {
+        "SELECT id FROM users WHERE account_id = $1"
+    };
 }
 
 macro_rules! user_columns {
@@ -112,5 +123,72 @@ impl UserStore for SqlStore {
                 .rows_affected()
         });
         if updated == 0 { Err(StoreError::Missing("the user")) } else { Ok(()) }
+    }
+
+    async fn account_factors(
+        &self,
+        account_id: AccountId,
+        now: UnixTime,
+    ) -> StoreResult<Vec<(User, FactorSummary)>> {
+        let users_sql =
+            concat!("SELECT ", user_columns!(), " FROM users WHERE account_id = $1 ORDER BY email");
+        let apps_sql = concat!(
+            "SELECT DISTINCT user_id FROM totp_factors WHERE confirmed_at IS NOT NULL AND user_id IN (",
+            account_members!(),
+            ")"
+        );
+        let keys_sql = concat!(
+            "SELECT user_id, public_id FROM yubikeys WHERE user_id IN (",
+            account_members!(),
+            ") ORDER BY public_id"
+        );
+        let codes_sql = concat!(
+            "SELECT user_id, COUNT(*) FROM recovery_codes WHERE used_at IS NULL AND user_id IN (",
+            account_members!(),
+            ") GROUP BY user_id"
+        );
+        let links_sql = concat!(
+            "SELECT user_id, MAX(created_at), MAX(expires_at) FROM invitations WHERE purpose = $2 AND closed_at IS NULL ",
+            "AND expires_at > $3 AND user_id IN (",
+            account_members!(),
+            ") GROUP BY user_id"
+        );
+        let id = account_id.0;
+        let users: Vec<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(users_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+        });
+        let apps: Vec<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as(apps_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+        });
+        let keys: Vec<(i64, String)> = with_pool!(self, pool => {
+            sqlx::query_as(keys_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+        });
+        let codes: Vec<(i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(codes_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+        });
+        let enrollment = Purpose::Enrollment.as_str();
+        let links: Vec<(i64, i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(links_sql).bind(id).bind(enrollment).bind(seconds(now)).fetch_all(pool).await.map_err(backend)?
+        });
+        let mut summaries: HashMap<i64, FactorSummary> = HashMap::new();
+        for (user_id,) in apps {
+            summaries.entry(user_id).or_default().app = true;
+        }
+        for (user_id, public_id) in keys {
+            summaries.entry(user_id).or_default().yubikeys.push(PublicId::parse(&public_id)?);
+        }
+        for (user_id, count) in codes {
+            summaries.entry(user_id).or_default().recovery_codes = usize::try_from(count).unwrap_or(0);
+        }
+        for (user_id, sent, expires) in links {
+            summaries.entry(user_id).or_default().invitation = Some((time(sent)?, time(expires)?));
+        }
+        users
+            .into_iter()
+            .map(|row| {
+                let summary = summaries.remove(&row.id).unwrap_or_default();
+                Ok((row.into_user()?, summary))
+            })
+            .collect()
     }
 }

@@ -7,7 +7,7 @@ use crate::invitation::{Invitation, Purpose};
 use crate::mail::Mailer;
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::store::{Store, StoreError};
+use crate::store::{FactorSummary, Store, StoreError};
 use crate::throttle::{self, Admission, ThrottlePolicy};
 use crate::token::Token;
 use crate::user::{Email, Role, User};
@@ -70,33 +70,40 @@ pub(crate) async fn account_users<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     account_id: crate::ids::AccountId,
 ) -> Result<Vec<UserOverview>, Failure> {
-    let mut rows = Vec::new();
-    for user in services.store.list_users(account_id).await? {
-        let status = two_factor_status(services, &user).await?;
-        rows.push(UserOverview { user, status });
-    }
-    Ok(rows)
+    let rows = services.store.account_factors(account_id, services.now()).await?;
+    Ok(rows.into_iter().map(|(user, summary)| UserOverview { user, status: status_of(summary) }).collect())
 }
 
-pub(crate) async fn two_factor_status<S: Store, M: Mailer, H: PasswordHasher>(
+/// A user's two-factor state from what the store summarised.
+fn status_of(summary: FactorSummary) -> TwoFactorStatus {
+    if summary.has_factor() {
+        return TwoFactorStatus::Enrolled {
+            totp: summary.app,
+            yubikeys: summary.yubikeys,
+            recovery_codes: summary.recovery_codes,
+        };
+    }
+    match summary.invitation {
+        Some((at, expires)) => TwoFactorStatus::Invited { at, expires },
+        None => TwoFactorStatus::NotInvited,
+    }
+}
+
+async fn two_factor_status<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
 ) -> Result<TwoFactorStatus, Failure> {
-    let totp = services.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some());
-    let yubikeys: Vec<PublicId> =
-        services.store.yubikeys_of(user.id).await?.into_iter().map(|k| k.public_id).collect();
-    if totp || !yubikeys.is_empty() {
-        let codes = services.store.recovery_codes(user.id).await?;
-        let recovery_codes = codes.iter().filter(|code| code.used_at.is_none()).count();
-        return Ok(TwoFactorStatus::Enrolled { totp, yubikeys, recovery_codes });
-    }
+    let codes = services.store.recovery_codes(user.id).await?;
     let invitation = services.store.latest_invitation(user.id, Purpose::Enrollment).await?;
-    Ok(match invitation {
-        Some(invitation) if invitation.is_open(services.now()) => {
-            TwoFactorStatus::Invited { at: invitation.created_at, expires: invitation.expires_at }
-        }
-        _ => TwoFactorStatus::NotInvited,
-    })
+    let summary = FactorSummary {
+        app: services.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some()),
+        yubikeys: services.store.yubikeys_of(user.id).await?.into_iter().map(|k| k.public_id).collect(),
+        recovery_codes: codes.iter().filter(|code| code.used_at.is_none()).count(),
+        invitation: invitation
+            .filter(|invitation| invitation.is_open(services.now()))
+            .map(|invitation| (invitation.created_at, invitation.expires_at)),
+    };
+    Ok(status_of(summary))
 }
 
 /// Sends a link of `purpose` to `user`, voiding the user's earlier link of the same purpose.

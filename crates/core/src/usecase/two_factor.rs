@@ -1,7 +1,7 @@
 //! "Configure two-factor authentication": methods and policy, enrollment e-mails, YubiKey registration,
 //! activation and deactivation. Sensitive changes need a second factor proven in the last 5 minutes.
 
-use super::people::{TwoFactorStatus, require_admin, send_link, two_factor_status};
+use super::people::{require_admin, send_link};
 use super::{Failure, Origin, Services, YubikeyJudgement, actor, mails};
 use crate::UnixTime;
 use crate::account::{Account, Activation, DisablePolicy, Methods};
@@ -15,10 +15,6 @@ use crate::store::Store;
 use crate::token::TokenHash;
 use crate::user::User;
 use crate::yubico::{PublicId, YubikeyOtp};
-
-fn is_enrolled(status: &TwoFactorStatus) -> bool {
-    matches!(status, TwoFactorStatus::Enrolled { .. })
-}
 
 pub(crate) async fn account_of<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
@@ -112,15 +108,7 @@ pub(crate) async fn send_enrollment_as<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let users = match recipients {
         Recipients::One(id) => vec![user_in_account(services, account_id, id).await?],
-        Recipients::NotEnrolled => {
-            let mut users = Vec::new();
-            for user in services.store.list_users(account.id).await? {
-                if !is_enrolled(&two_factor_status(services, &user).await?) {
-                    users.push(user);
-                }
-            }
-            users
-        }
+        Recipients::NotEnrolled => without_factor(services, account.id).await?,
     };
     for user in &users {
         email_enrollment(services, &account, user).await?;
@@ -256,13 +244,16 @@ pub async fn activation_preview<S: Store, M: Mailer, H: PasswordHasher>(
     admin: &User,
 ) -> Result<Vec<User>, Failure> {
     require_admin(admin)?;
-    let mut without = Vec::new();
-    for user in services.store.list_users(admin.account_id).await? {
-        if !is_enrolled(&two_factor_status(services, &user).await?) {
-            without.push(user);
-        }
-    }
-    Ok(without)
+    without_factor(services, admin.account_id).await
+}
+
+/// The account's users who cannot prove a second factor yet.
+async fn without_factor<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    account_id: AccountId,
+) -> Result<Vec<User>, Failure> {
+    let users = services.store.account_factors(account_id, services.now()).await?;
+    Ok(users.into_iter().filter(|(_, summary)| !summary.has_factor()).map(|(user, _)| user).collect())
 }
 
 /// Why "Activate" waits for the admin's own factor.

@@ -134,7 +134,46 @@ async fn recovery_codes_are_single_use_and_factors_can_all_be_removed(db: &TestD
     assert!(store.recovery_codes(user.id).await.unwrap().is_empty());
 }
 
+async fn an_accounts_factors_are_summarised_in_a_constant_number_of_queries(db: &TestDb) {
+    use keyward_core::invitation::Purpose;
+    use keyward_core::store::{FactorSummary, InvitationStore, UserStore};
+    let store = &db.store;
+    let (admin, user) = account_with_user(store, "summary").await;
+    let (_, stranger) = account_with_user(store, "elsewhere").await;
+    // The user: a confirmed app, a key, 3 recovery codes of which 1 used, an expired and an open link.
+    let app = store.insert_totp_factor(user.id, &sealed(1), TotpParams::default(), NOW).await.unwrap();
+    assert!(store.consume_totp_step(app.id, 10, 0, NOW).await.unwrap());
+    store.insert_totp_factor(user.id, &sealed(2), TotpParams::default(), NOW).await.unwrap();
+    let key = PublicId::parse("vvccccccccdd").unwrap();
+    store.import_yubikey(&key, &sealed(3), NOW).await.unwrap();
+    store.register_yubikey(&key, user.id, NOW).await.unwrap();
+    let codes = [TokenHash([1; 32]), TokenHash([2; 32]), TokenHash([3; 32])];
+    store.replace_recovery_codes(user.id, &codes).await.unwrap();
+    assert!(store.consume_recovery_code(user.id, &codes[0], NOW).await.unwrap());
+    let later = UnixTime(NOW.0 + 100);
+    store.insert_invitation(admin.id, Purpose::Enrollment, &TokenHash([7; 32]), NOW, later).await.unwrap();
+    // The stranger's factors belong to another account.
+    let theirs = store.insert_totp_factor(stranger.id, &sealed(4), TotpParams::default(), NOW).await.unwrap();
+    assert!(store.consume_totp_step(theirs.id, 10, 0, NOW).await.unwrap());
+
+    let summary = store.account_factors(admin.account_id, UnixTime(NOW.0 + 50)).await.unwrap();
+    let emails: Vec<&str> = summary.iter().map(|(user, _)| user.email.as_str()).collect();
+    assert_eq!(
+        emails,
+        ["summary-admin@example.com", "summary-user@example.com"],
+        "the account's, by address"
+    );
+    let admin_link = FactorSummary { invitation: Some((NOW, later)), ..FactorSummary::default() };
+    assert_eq!(summary[0].1, admin_link, "no factor; an open enrollment link");
+    let users = FactorSummary { app: true, yubikeys: vec![key], recovery_codes: 2, invitation: None };
+    assert_eq!(summary[1].1, users, "a pending app does not count");
+    assert!(summary[1].1.has_factor() && !summary[0].1.has_factor());
+    let expired = store.account_factors(admin.account_id, later).await.unwrap();
+    assert_eq!(expired[0].1.invitation, None, "an expired link is no invitation");
+}
+
 contract!(
+    an_accounts_factors_are_summarised_in_a_constant_number_of_queries,
     a_totp_factor_is_pending_until_its_first_code,
     a_totp_step_is_accepted_once,
     yubikeys_are_imported_registered_and_advanced,
