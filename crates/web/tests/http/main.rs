@@ -7,6 +7,7 @@ mod app;
 mod attack;
 mod auth;
 mod cloud;
+mod csrf;
 mod input;
 mod operations;
 mod rebinding;
