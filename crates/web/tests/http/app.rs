@@ -285,6 +285,16 @@ impl Browser {
         self
     }
 
+    /// Plants a cookie, as a page of another site (or an attacker at the same computer) might.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// The value of the cookie `name`, if the browser holds it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
     /// Whether the browser holds a cookie whose name ends with `suffix`.
     pub fn has_cookie(&self, suffix: &str) -> bool {
         self.cookies.keys().any(|name| name.ends_with(suffix))

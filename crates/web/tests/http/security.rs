@@ -127,3 +127,31 @@ async fn adding_a_user_never_reveals_another_accounts_users() {
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(again.contains("already a user of this account"), "{}", again.body);
 }
+
+#[tokio::test]
+async fn a_session_id_planted_before_login_is_never_the_session_after_it() {
+    let Some(app) = spawn_app("fixation").await else { return };
+    let (_, mut key) = active_with_admin_key(&app, "boss@acme.example", "vvcccccccccd", 6).await;
+    let planted = "A".repeat(43);
+    let mut victim = app.browser();
+    victim.set_cookie("keyward_session", &planted);
+    assert_eq!(
+        victim.get("/account/users").await.location.as_deref(),
+        Some("/login"),
+        "an unknown id is nobody"
+    );
+    log_in(&mut victim, "boss@acme.example", PASSWORD).await;
+    let after_password = victim.cookie("keyward_session").unwrap().to_owned();
+    assert_ne!(after_password, planted, "the password step issues its own id");
+    let otp = crate::story::touch(&mut key);
+    victim.submit("/login/otp", "/login/otp", &[("otp", &otp)]).await;
+    let after_factor = victim.cookie("keyward_session").unwrap().to_owned();
+    assert_ne!(after_factor, after_password, "and the second step another");
+    assert_eq!(victim.get("/account/users").await.status, StatusCode::OK);
+
+    let mut attacker = app.browser();
+    for stolen in [planted, after_password] {
+        attacker.set_cookie("keyward_session", &stolen);
+        assert_eq!(attacker.get("/account/users").await.location.as_deref(), Some("/login"), "{stolen}");
+    }
+}

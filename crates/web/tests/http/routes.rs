@@ -1,6 +1,7 @@
-//! Every state-changing route of the router refuses a form without its CSRF token, and one with a wrong
-//! token. The routes are read from the router's own source (`src/lib.rs`), so a new form is covered the
-//! day it is added; a path constant this test does not know fails it until it is named here.
+//! Every route of the router, read from its own source (`src/lib.rs`) so that a new one is covered the day
+//! it is added (a path constant this test does not know fails it until it is named here): every form
+//! refuses a missing or wrong CSRF token, and every answer to every kind of visitor carries the security
+//! headers and flagged cookies.
 
 use axum::http::StatusCode;
 
@@ -12,6 +13,15 @@ const EXPIRED: &str = "This form has expired.";
 
 /// The paths of every route with a POST handler, constants resolved, path parameters filled in.
 fn post_routes() -> Vec<String> {
+    routes_with("post(")
+}
+
+/// The same for GET handlers.
+fn get_routes() -> Vec<String> {
+    routes_with("get(")
+}
+
+fn routes_with(method: &str) -> Vec<String> {
     let mut routes = Vec::new();
     let mut rest = ROUTER_SOURCE;
     while let Some(start) = rest.find(".route(") {
@@ -30,7 +40,7 @@ fn post_routes() -> Vec<String> {
             })
             .expect("a closing parenthesis");
         let (path, handlers) = rest[..end].split_once(',').expect("a path and its handlers");
-        if handlers.contains("post(") {
+        if handlers.contains(method) {
             routes.push(fill(resolve(path.trim())));
         }
     }
@@ -48,6 +58,12 @@ fn resolve(path: &str) -> &str {
         "support::SETUP_PATH" => keyward_web::pages::support::SETUP_PATH,
         "support::SETUP_YUBIKEY_PATH" => keyward_web::pages::support::SETUP_YUBIKEY_PATH,
         "guard::SUPPORT_LOGIN_PATH" => keyward_web::guard::SUPPORT_LOGIN_PATH,
+        "layout::MY_SECURITY_PATH" => keyward_web::layout::MY_SECURITY_PATH,
+        "layout::AUDIT_LOG_PATH" => keyward_web::layout::AUDIT_LOG_PATH,
+        "layout::SUPPORT_PATH" => keyward_web::layout::SUPPORT_PATH,
+        "metrics::PATH" => keyward_web::metrics::PATH,
+        "wsapi::VERIFY_PATH" => keyward_web::pages::wsapi::VERIFY_PATH,
+        "assets::STYLE_PATH" => keyward_web::assets::STYLE_PATH,
         other => panic!("the router posts to {other}: name its value in tests/http/csrf.rs"),
     }
 }
@@ -126,4 +142,39 @@ async fn people(app: &TestApp) -> Vec<(&'static str, Browser)> {
         browser.get("/login").await;
     }
     all
+}
+
+#[tokio::test]
+async fn every_page_to_every_visitor_carries_the_security_headers_and_flagged_cookies() {
+    let Some(app) = spawn_app("headers-walk").await else { return };
+    let routes = get_routes();
+    assert!(routes.len() >= 25, "the router's pages were read: {routes:?}");
+    let mut visitors = people(&app).await;
+    visitors.push(("an anonymous visitor", app.browser()));
+    let mut answers = 0;
+    for route in &routes {
+        for (who, browser) in &visitors {
+            let page = browser.clone().get(route).await;
+            answers += 1;
+            let context = format!("{who} at {route}: {}", page.status);
+            assert!(!page.status.is_server_error(), "{context} {}", page.body);
+            let header = |name: &str| {
+                page.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+            };
+            assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{context}");
+            assert!(header("content-security-policy").contains("default-src 'self'"), "{context}");
+            assert_eq!(header("x-content-type-options"), "nosniff", "{context}");
+            assert_eq!(header("x-frame-options"), "DENY", "{context}");
+            assert_eq!(header("referrer-policy"), "no-referrer", "{context}");
+            if !route.starts_with("/static/") {
+                assert_eq!(header("cache-control"), "no-store", "{context}");
+            }
+            for cookie in page.headers.get_all("set-cookie") {
+                let cookie = cookie.to_str().unwrap();
+                assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite="), "{context}: {cookie}");
+                assert!(cookie.contains("Path=/"), "{context}: {cookie}");
+            }
+        }
+    }
+    assert!(answers >= 100, "{answers} answers checked");
 }
