@@ -92,6 +92,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
             get(account::users_page::<S, M>).post(account::add_user::<S, M>),
         )
         .route("/account/users/reset", post(security::reset_factors::<S, M>))
+        .route("/account/users/password-link", post(account::resend_password_link::<S, M>))
         .route("/account/users.csv", get(account::users_csv::<S, M>))
         .route(layout::MY_SECURITY_PATH, get(security::my_security::<S, M>))
         .route("/account/security/recovery-codes", post(security::new_recovery_codes::<S, M>))

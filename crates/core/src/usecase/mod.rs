@@ -30,8 +30,8 @@ pub use enrollment::{
     finish_enrollment, may_bind, open_enrollment,
 };
 pub use people::{
-    PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link, set_password,
-    user_overview, users_overview,
+    PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link,
+    resend_password_link, set_password, user_overview, users_overview,
 };
 pub use security::{
     AUDIT_PAGE, AuditFilter, AuditPage, FactorLine, MAX_REMEMBER_DAYS, MySecurity, account_audit_log,

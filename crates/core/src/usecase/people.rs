@@ -179,6 +179,31 @@ pub(crate) async fn add_user_as<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(user.email)
 }
 
+/// "Re-send password link" on Users & Security, for a user who has not chosen a password yet: a new link
+/// (the old one stops working) in a new e-mail.
+pub async fn resend_password_link<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    user_id: crate::ids::UserId,
+    origin: &Origin,
+) -> Result<Email, Failure> {
+    require_admin(admin)?;
+    let user = super::two_factor::user_in_account(services, admin.account_id, user_id).await?;
+    if user.password_hash.is_some() {
+        return Err(Failure::Refused(format!(
+            "{} has chosen a password already; if it is forgotten, \"Forgot your password?\" on the login page sends a new one.",
+            user.email
+        )));
+    }
+    let account = services.store.find_account(admin.account_id).await?.ok_or(Failure::NotFound)?;
+    let link =
+        send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
+    services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
+    let target = format!("user:{}:{}", user.id, user.email);
+    services.audit(account.id, &actor(admin), target, "password_link.sent", origin, String::new()).await?;
+    Ok(user.email)
+}
+
 /// "Forgot password": e-mails a reset link when the address is known, and answers the same either way.
 pub async fn forgot_password<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,

@@ -205,3 +205,23 @@ mod tests {
         assert_eq!(csv_cell("-2+3,x"), "\"'-2+3,x\"");
     }
 }
+
+#[derive(Deserialize)]
+pub struct ResendForm {
+    user_id: String,
+}
+
+/// "Re-send password link" for a user who has not chosen a password yet.
+pub async fn resend_password_link<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    ClientOrigin(origin): ClientOrigin,
+    Member(visitor): Member,
+    SessionForm { form, .. }: SessionForm<ResendForm>,
+) -> AppResult<Response> {
+    let user_id = keyward_core::ids::UserId(form.user_id.trim().parse().map_err(|_| AppError::NotFound)?);
+    let notice = match usecase::resend_password_link(&state.services, &visitor.user, user_id, &origin).await {
+        Ok(email) => Notice::success(format!("We sent {email} a new link to choose their password.")),
+        Err(failure) => notice_or_error(failure)?,
+    };
+    users_page_with(&state, &visitor, notice).await
+}

@@ -411,3 +411,27 @@ async fn users_register_their_own_yubikey_from_my_security() {
         .await;
     assert_eq!(asked.location.as_deref(), Some("/step-up?next=/account/security"), "{}", asked.body);
 }
+
+#[tokio::test]
+async fn an_admin_resends_the_password_link_of_someone_who_never_chose_one() {
+    let Some(app) = spawn_app("rollout-resend").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    boss.submit("/account/users", "/account/users", &[("email", "dave@acme.example")]).await;
+    let first = app.links_to("dave@acme.example").pop().unwrap();
+    let dave = crate::story::user_id(&app, "dave@acme.example").await;
+    let users = boss.get("/account/users").await;
+    assert!(users.contains("Re-send password link"), "{}", users.body);
+    let sent =
+        boss.post("/account/users/password-link", &[("csrf", &users.csrf()), ("user_id", &dave)]).await;
+    assert!(sent.contains("We sent dave@acme.example a new link"), "{}", sent.body);
+    let second = crate::app::eventually(|| app.links_to("dave@acme.example").get(1).cloned()).await.unwrap();
+    assert_ne!(first, second);
+    assert!(app.browser().get(&first).await.status.is_client_error(), "the old link stopped working");
+    let set = app.browser().submit(&second, &second, &[("password", PASSWORD)]).await;
+    assert!(set.contains("Your password is saved"), "{}", set.body);
+    let again =
+        boss.post("/account/users/password-link", &[("csrf", &users.csrf()), ("user_id", &dave)]).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.contains("has chosen a password already"), "{}", again.body);
+    assert!(boss.get("/account/audit?action=password_link").await.contains("password_link.sent"));
+}
