@@ -121,6 +121,18 @@ pub trait UserStore {
         account_id: AccountId,
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<Vec<(User, FactorSummary)>>> + Send;
+    /// [`UserStore::account_factors`] for one page of the account's users, by address.
+    fn account_factors_page(
+        &self,
+        account_id: AccountId,
+        now: UnixTime,
+        page: &UsersPage,
+    ) -> impl Future<Output = StoreResult<Vec<(User, FactorSummary)>>> + Send;
+    /// How many users the account has, and how many of them can prove a second factor.
+    fn account_enrollment(
+        &self,
+        account_id: AccountId,
+    ) -> impl Future<Output = StoreResult<(u64, u64)>> + Send;
 }
 
 /// TOTP factors, YubiKeys and recovery codes.
@@ -408,6 +420,16 @@ pub trait AuditStore {
         account_id: AccountId,
         query: &AuditQuery,
     ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+}
+
+/// One page of an account's users, in address order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsersPage {
+    /// The users after this address ("" for the first page).
+    pub after: String,
+    pub limit: u32,
+    /// Only those who cannot prove a second factor yet.
+    pub not_enrolled_only: bool,
 }
 
 /// What a user's two-factor state is built from.

@@ -6,7 +6,7 @@ use keyward_core::password::PasswordHash;
 use std::collections::HashMap;
 
 use keyward_core::invitation::Purpose;
-use keyward_core::store::{FactorSummary, StoreError, StoreResult, UserStore};
+use keyward_core::store::{FactorSummary, StoreError, StoreResult, UserStore, UsersPage};
 use keyward_core::user::{Email, Role, User};
 use keyward_core::yubico::PublicId;
 
@@ -35,10 +35,28 @@ impl UserRow {
     }
 }
 
-/// The ids of an account's users (`$1`), for the account-wide queries.
-macro_rules! account_members {
+/// Whether the user in `$table` can prove a second factor: a confirmed app or a registered YubiKey.
+macro_rules! has_factor {
+    ($table:literal) => {
+        concat!(
+            "(EXISTS (SELECT 1 FROM totp_factors t WHERE t.user_id = ",
+            $table,
+            ".id AND t.confirmed_at IS NOT NULL) OR EXISTS (SELECT 1 FROM yubikeys y WHERE y.user_id = ",
+            $table,
+            ".id))"
+        )
+    };
+}
+
+/// The ids of one page of an account's users (`$1`), by address after `$2`, at most `$3`, and when `$4`
+/// only those without a factor.
+macro_rules! page_members {
     () => {
-        "SELECT id FROM users WHERE account_id = $1"
+        concat!(
+            "SELECT id FROM users WHERE account_id = $1 AND email > $2 AND (NOT $4 OR NOT ",
+            has_factor!("users"),
+            ") ORDER BY email LIMIT $3"
+        )
     };
 }
 
@@ -130,45 +148,74 @@ impl UserStore for SqlStore {
         account_id: AccountId,
         now: UnixTime,
     ) -> StoreResult<Vec<(User, FactorSummary)>> {
-        let users_sql =
-            concat!("SELECT ", user_columns!(), " FROM users WHERE account_id = $1 ORDER BY email");
+        self.account_factors_page(
+            account_id,
+            now,
+            &UsersPage { after: String::new(), limit: u32::MAX, not_enrolled_only: false },
+        )
+        .await
+    }
+
+    async fn account_factors_page(
+        &self,
+        account_id: AccountId,
+        now: UnixTime,
+        page: &UsersPage,
+    ) -> StoreResult<Vec<(User, FactorSummary)>> {
+        let users_sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id IN (",
+            page_members!(),
+            ") ORDER BY email"
+        );
         let apps_sql = concat!(
             "SELECT DISTINCT user_id FROM totp_factors WHERE confirmed_at IS NOT NULL AND user_id IN (",
-            account_members!(),
+            page_members!(),
             ")"
         );
         let keys_sql = concat!(
             "SELECT user_id, public_id FROM yubikeys WHERE user_id IN (",
-            account_members!(),
+            page_members!(),
             ") ORDER BY public_id"
         );
         let codes_sql = concat!(
             "SELECT user_id, COUNT(*) FROM recovery_codes WHERE used_at IS NULL AND user_id IN (",
-            account_members!(),
+            page_members!(),
             ") GROUP BY user_id"
         );
         let links_sql = concat!(
-            "SELECT user_id, MAX(created_at), MAX(expires_at) FROM invitations WHERE purpose = $2 AND closed_at IS NULL ",
-            "AND expires_at > $3 AND user_id IN (",
-            account_members!(),
+            "SELECT user_id, MAX(created_at), MAX(expires_at) FROM invitations WHERE purpose = $5 AND closed_at IS NULL ",
+            "AND expires_at > $6 AND user_id IN (",
+            page_members!(),
             ") GROUP BY user_id"
         );
-        let id = account_id.0;
+        let (id, after, limit, only) =
+            (account_id.0, page.after.as_str(), i64::from(page.limit), page.not_enrolled_only);
         let users: Vec<UserRow> = with_pool!(self, pool => {
-            sqlx::query_as(users_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+            sqlx::query_as(users_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
         });
         let apps: Vec<(i64,)> = with_pool!(self, pool => {
-            sqlx::query_as(apps_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+            sqlx::query_as(apps_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
         });
         let keys: Vec<(i64, String)> = with_pool!(self, pool => {
-            sqlx::query_as(keys_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+            sqlx::query_as(keys_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
         });
         let codes: Vec<(i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(codes_sql).bind(id).fetch_all(pool).await.map_err(backend)?
+            sqlx::query_as(codes_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
         });
         let enrollment = Purpose::Enrollment.as_str();
         let links: Vec<(i64, i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(links_sql).bind(id).bind(enrollment).bind(seconds(now)).fetch_all(pool).await.map_err(backend)?
+            sqlx::query_as(links_sql)
+                .bind(id)
+                .bind(after)
+                .bind(limit)
+                .bind(only)
+                .bind(enrollment)
+                .bind(seconds(now))
+                .fetch_all(pool)
+                .await
+                .map_err(backend)?
         });
         let mut summaries: HashMap<i64, FactorSummary> = HashMap::new();
         for (user_id,) in apps {
@@ -190,5 +237,17 @@ impl UserStore for SqlStore {
                 Ok((row.into_user()?, summary))
             })
             .collect()
+    }
+
+    async fn account_enrollment(&self, account_id: AccountId) -> StoreResult<(u64, u64)> {
+        let sql = concat!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN ",
+            has_factor!("users"),
+            " THEN 1 ELSE 0 END), 0) FROM users WHERE account_id = $1"
+        );
+        let (total, enrolled): (i64, i64) = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(account_id.0).fetch_one(pool).await.map_err(backend)?
+        });
+        Ok((u64::try_from(total).unwrap_or(0), u64::try_from(enrolled).unwrap_or(0)))
     }
 }

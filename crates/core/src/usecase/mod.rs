@@ -30,8 +30,9 @@ pub use enrollment::{
     finish_enrollment, may_bind, open_enrollment,
 };
 pub use people::{
-    PasswordLink, TwoFactorStatus, UserOverview, add_user, forgot_password, open_password_link,
-    resend_password_link, set_password, user_overview, users_overview,
+    PasswordLink, TwoFactorStatus, USERS_PER_PAGE, UserOverview, UsersOverviewPage, add_user,
+    forgot_password, open_password_link, resend_password_link, set_password, user_overview, users_overview,
+    users_overview_page,
 };
 pub use security::{
     AUDIT_PAGE, AuditFilter, AuditPage, FactorLine, MAX_REMEMBER_DAYS, MySecurity, account_audit_log,

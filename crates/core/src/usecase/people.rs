@@ -7,7 +7,7 @@ use crate::invitation::{Invitation, Purpose};
 use crate::mail::Mailer;
 use crate::password::Password;
 use crate::ports::PasswordHasher;
-use crate::store::{FactorSummary, Store, StoreError};
+use crate::store::{FactorSummary, Store, StoreError, UsersPage};
 use crate::throttle::{self, Admission, ThrottlePolicy};
 use crate::token::Token;
 use crate::user::{Email, Role, User};
@@ -55,6 +55,42 @@ pub async fn users_overview<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<Vec<UserOverview>, Failure> {
     require_admin(admin)?;
     account_users(services, admin.account_id).await
+}
+
+/// How many users Users & Security lists on a page.
+pub const USERS_PER_PAGE: u32 = 100;
+
+/// One page of Users & Security: the rows, the account's totals, and where the next page starts.
+#[derive(Debug, Clone)]
+pub struct UsersOverviewPage {
+    pub rows: Vec<UserOverview>,
+    pub total: u64,
+    pub enrolled: u64,
+    /// The address after which the next page starts, when there is one.
+    pub next: Option<String>,
+}
+
+/// A page of the admin's account's users, by address after `after` ("" for the first), optionally only
+/// those not enrolled; the queries are the same few whatever the account's size.
+pub async fn users_overview_page<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    after: &str,
+    not_enrolled_only: bool,
+) -> Result<UsersOverviewPage, Failure> {
+    require_admin(admin)?;
+    let page = UsersPage { after: after.trim().to_lowercase(), limit: USERS_PER_PAGE + 1, not_enrolled_only };
+    let mut rows = services.store.account_factors_page(admin.account_id, services.now(), &page).await?;
+    let next = if rows.len() > USERS_PER_PAGE as usize {
+        rows.truncate(USERS_PER_PAGE as usize);
+        rows.last().map(|(user, _)| user.email.to_string())
+    } else {
+        None
+    };
+    let (total, enrolled) = services.store.account_enrollment(admin.account_id).await?;
+    let rows =
+        rows.into_iter().map(|(user, summary)| UserOverview { user, status: status_of(summary) }).collect();
+    Ok(UsersOverviewPage { rows, total, enrolled, next })
 }
 
 /// The person's own two-factor state, for "My security".

@@ -172,8 +172,46 @@ async fn an_accounts_factors_are_summarised_in_a_constant_number_of_queries(db: 
     assert_eq!(expired[0].1.invitation, None, "an expired link is no invitation");
 }
 
+async fn an_accounts_users_are_paged_by_address_and_counted(db: &TestDb) {
+    use keyward_core::store::{UserStore, UsersPage};
+    use keyward_core::user::{Email, Role};
+    let store = &db.store;
+    let (admin, user) = account_with_user(store, "paging").await;
+    for name in ["carol", "bob", "dave"] {
+        let email = Email::parse(&format!("{name}@paging.example")).unwrap();
+        store.insert_user(admin.account_id, &email, Role::User, None, NOW).await.unwrap();
+    }
+    let app = store.insert_totp_factor(user.id, &sealed(1), TotpParams::default(), NOW).await.unwrap();
+    assert!(store.consume_totp_step(app.id, 10, 0, NOW).await.unwrap());
+    let page = |after: &str, limit, not_enrolled_only| UsersPage {
+        after: after.to_owned(),
+        limit,
+        not_enrolled_only,
+    };
+    let emails = |rows: Vec<(keyward_core::user::User, keyward_core::store::FactorSummary)>| {
+        rows.into_iter().map(|(user, _)| user.email.to_string()).collect::<Vec<_>>()
+    };
+    let first = store.account_factors_page(admin.account_id, NOW, &page("", 2, false)).await.unwrap();
+    assert_eq!(emails(first), ["bob@paging.example", "carol@paging.example"]);
+    let next = store
+        .account_factors_page(admin.account_id, NOW, &page("carol@paging.example", 2, false))
+        .await
+        .unwrap();
+    assert_eq!(emails(next), ["dave@paging.example", "paging-admin@example.com"]);
+    let last = store
+        .account_factors_page(admin.account_id, NOW, &page("paging-admin@example.com", 2, false))
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 1);
+    assert!(last[0].1.app, "the page's factors come with it");
+    let missing = store.account_factors_page(admin.account_id, NOW, &page("", 10, true)).await.unwrap();
+    assert_eq!(missing.len(), 4, "everyone but the user with an app");
+    assert_eq!(store.account_enrollment(admin.account_id).await.unwrap(), (5, 1));
+}
+
 contract!(
     an_accounts_factors_are_summarised_in_a_constant_number_of_queries,
+    an_accounts_users_are_paged_by_address_and_counted,
     a_totp_factor_is_pending_until_its_first_code,
     a_totp_step_is_accepted_once,
     yubikeys_are_imported_registered_and_advanced,

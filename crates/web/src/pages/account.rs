@@ -81,36 +81,46 @@ struct UsersPage {
     rows: Vec<UserRow>,
     /// The admin's own id: "Reset 2FA" is for the others.
     own_id: i64,
-    enrolled: usize,
-    total: usize,
+    enrolled: u64,
+    total: u64,
     /// Only the users not enrolled are listed.
     not_enrolled_only: bool,
+    /// The link to the next page of users, when there is one.
+    next: Option<String>,
 }
 
 async fn render<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     visitor: &Visitor,
     notice: Option<Notice>,
-    not_enrolled_only: bool,
+    query: &UsersQuery,
 ) -> AppResult<UsersPage> {
-    let overview = usecase::users_overview(&state.services, &visitor.user).await?;
+    let not_enrolled_only = query.show == "not-enrolled";
+    let page =
+        usecase::users_overview_page(&state.services, &visitor.user, &query.after, not_enrolled_only).await?;
     let account =
         state.services.store.find_account(visitor.user.account_id).await?.ok_or(AppError::NotFound)?;
-    let rows: Vec<UserRow> = overview.iter().map(UserRow::from_overview).collect();
     let mut layout = visitor.layout("Users & Security", USERS_AND_SECURITY_PATH);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
     }
+    let next = page.next.map(|after| {
+        let show = if not_enrolled_only { "not-enrolled" } else { "" };
+        let query =
+            serde_urlencoded::to_string([("show", show), ("after", after.as_str())]).unwrap_or_default();
+        format!("{USERS_AND_SECURITY_PATH}?{query}")
+    });
     Ok(UsersPage {
         layout,
         csrf: visitor.csrf(),
         account_name: account.name.as_str().to_owned(),
         active: account.activation.is_some(),
         own_id: visitor.user.id.0,
-        enrolled: rows.iter().filter(|row| row.enrolled).count(),
-        total: rows.len(),
-        rows: rows.into_iter().filter(|row| !(not_enrolled_only && row.enrolled)).collect(),
+        enrolled: page.enrolled,
+        total: page.total,
+        rows: page.rows.iter().map(UserRow::from_overview).collect(),
         not_enrolled_only,
+        next,
     })
 }
 
@@ -118,16 +128,18 @@ async fn render<S: Store, M: Mailer>(
 pub struct UsersQuery {
     #[serde(default)]
     show: String,
+    /// The page: users whose address comes after this.
+    #[serde(default)]
+    after: String,
 }
 
-/// Users & Security; `?show=not-enrolled` lists only those still without a factor.
+/// Users & Security, a page at a time; `?show=not-enrolled` lists only those still without a factor.
 pub async fn users_page<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
     Query(query): Query<UsersQuery>,
 ) -> AppResult<Response> {
-    let not_enrolled_only = query.show == "not-enrolled";
-    Ok(render(&state, &visitor, None, not_enrolled_only).await?.into_response())
+    Ok(render(&state, &visitor, None, &query).await?.into_response())
 }
 
 /// The users and their state as CSV (e-mail address, role, state), for a spreadsheet.
@@ -174,7 +186,7 @@ pub async fn add_user<S: Store, M: Mailer>(
         Ok(email) => (StatusCode::OK, Notice::success(format!("We sent an e-mail to {email}."))),
         Err(failure) => (StatusCode::UNPROCESSABLE_ENTITY, notice_or_error(failure)?),
     };
-    Ok((status, render(&state, &visitor, Some(notice), false).await?).into_response())
+    Ok((status, render(&state, &visitor, Some(notice), &UsersQuery::default()).await?).into_response())
 }
 
 /// Users & Security with a notice (after "Reset 2FA"): 200 for news, 422 for a refusal.
@@ -188,7 +200,7 @@ pub(crate) async fn users_page_with<S: Store, M: Mailer>(
     } else {
         StatusCode::OK
     };
-    Ok((status, render(state, visitor, Some(notice), false).await?).into_response())
+    Ok((status, render(state, visitor, Some(notice), &UsersQuery::default()).await?).into_response())
 }
 
 #[cfg(test)]

@@ -435,3 +435,32 @@ async fn an_admin_resends_the_password_link_of_someone_who_never_chose_one() {
     assert!(again.contains("has chosen a password already"), "{}", again.body);
     assert!(boss.get("/account/audit?action=password_link").await.contains("password_link.sent"));
 }
+
+#[tokio::test]
+async fn users_and_security_pages_through_a_large_account() {
+    use keyward_core::store::UserStore;
+    use keyward_core::user::{Email, Role};
+    let Some(app) = spawn_app("rollout-pages").await else { return };
+    let mut boss = sign_up(&app, "ACME", "boss@acme.example").await;
+    let account = app.store.search_accounts("boss@acme.example", 1).await.unwrap().remove(0);
+    for i in 0..149 {
+        let email = Email::parse(&format!("user{i:03}@acme.example")).unwrap();
+        app.store.insert_user(account.id, &email, Role::User, None, app.now()).await.unwrap();
+    }
+    let first = boss.get("/account/users").await;
+    assert!(first.contains("<strong>0 of 150</strong> enrolled"), "{}", first.body);
+    assert_eq!(first.body.matches("<tr><td>").count(), 100, "a page of 100");
+    assert!(first.contains("<td>boss@acme.example</td>") && first.contains("<td>user098@acme.example</td>"));
+    let next = first.body.split("href=\"").find_map(|rest| {
+        let href = rest.split('"').next()?;
+        href.contains("after=").then(|| href.replace("&#38;", "&").replace("&amp;", "&"))
+    });
+    let second = boss.get(&next.expect("a link to the next page")).await;
+    assert_eq!(second.body.matches("<tr><td>").count(), 50, "{}", second.body);
+    assert!(
+        second.contains("<td>user099@acme.example</td>") && second.contains("<td>user148@acme.example</td>")
+    );
+    assert!(!second.contains("Next page of users"));
+    let csv = boss.get("/account/users.csv").await;
+    assert_eq!(csv.body.lines().count(), 151, "the export has everyone");
+}
