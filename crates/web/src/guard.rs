@@ -10,7 +10,7 @@ use keyward_core::mail::Mailer;
 use keyward_core::session::{Session, Stage};
 use keyward_core::store::Store;
 use keyward_core::token::Token;
-use keyward_core::usecase;
+use keyward_core::usecase::{self, CurrentSession};
 use keyward_core::user::{Role, User};
 
 use crate::errors::AppError;
@@ -54,10 +54,17 @@ impl Visitor {
 async fn session_of<S: Store, M: Mailer>(
     parts: &Parts,
     state: &SharedState<S, M>,
-) -> Result<Option<(Session, User, Token)>, AppError> {
+) -> Result<Option<(CurrentSession, Token)>, AppError> {
     let Some(token) = state.cookies.session_token(&parts.headers) else { return Ok(None) };
     let found = usecase::current_session(&state.services, &token).await?;
-    Ok(found.map(|(session, user)| (session, user, token)))
+    Ok(found.map(|current| (current, token)))
+}
+
+impl Visitor {
+    fn of(current: CurrentSession, token: Token) -> Visitor {
+        let CurrentSession { session, user, grace_days_left } = current;
+        Visitor { session, user, token, grace_days_left }
+    }
 }
 
 /// A user or an admin of a customer account, fully logged in. Operators are refused (403): they reach no
@@ -70,18 +77,11 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState<S, M>) -> Result<Member, AppError> {
         match session_of(parts, state).await? {
-            Some((session, user, token)) if session.stage == Stage::Complete => match user.role {
-                Role::Admin | Role::User => {
-                    // Only a session that never proved a factor can belong to someone in a grace period.
-                    let grace_days_left = match session.second_factor_at {
-                        None => usecase::grace_days_left(&state.services, &user).await?,
-                        Some(_) => None,
-                    };
-                    Ok(Member(Visitor { session, user, token, grace_days_left }))
-                }
+            Some((current, token)) if current.session.stage == Stage::Complete => match current.user.role {
+                Role::Admin | Role::User => Ok(Member(Visitor::of(current, token))),
                 Role::Operator => Err(AppError::Forbidden),
             },
-            Some((_, user, _)) if user.role != Role::Operator => Err(AppError::SecondFactorOwed),
+            Some((current, _)) if current.user.role != Role::Operator => Err(AppError::SecondFactorOwed),
             _ => Err(AppError::Unauthenticated),
         }
     }
@@ -97,8 +97,8 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState<S, M>) -> Result<Operator, Response> {
         match session_of(parts, state).await.map_err(IntoResponse::into_response)? {
-            Some((session, user, token)) if session.stage == Stage::Complete => match user.role {
-                Role::Operator => Ok(Operator(Visitor { session, user, token, grace_days_left: None })),
+            Some((current, token)) if current.session.stage == Stage::Complete => match current.user.role {
+                Role::Operator => Ok(Operator(Visitor::of(current, token))),
                 Role::Admin | Role::User => Err(AppError::Forbidden.into_response()),
             },
             _ => Err(Redirect::to(SUPPORT_LOGIN_PATH).into_response()),
@@ -122,7 +122,7 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<SharedState<S, M>
         state: &SharedState<S, M>,
     ) -> Result<SecondStep, AppError> {
         match session_of(parts, state).await? {
-            Some((session, user, token)) if session.stage == Stage::PasswordOnly => {
+            Some((CurrentSession { session, user, .. }, token)) if session.stage == Stage::PasswordOnly => {
                 Ok(SecondStep { session, user, token })
             }
             _ => Err(AppError::Unauthenticated),

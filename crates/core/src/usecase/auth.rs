@@ -154,40 +154,43 @@ pub(crate) async fn complete_session<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(token)
 }
 
-/// Whether this person must give a one-time password after the password: operators always; account
-/// members once their account activated two-factor authentication, except those without a factor while
-/// the account's grace deadline has not passed.
-async fn needs_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    user: &User,
-) -> Result<bool, Failure> {
-    if user.role == Role::Operator {
-        return Ok(true);
-    }
-    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
-    if account.activation.is_none() {
-        return Ok(false);
-    }
-    Ok(!account.in_grace(services.now()) || services.has_working_factor(user).await?)
+/// What a login owes after the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owed {
+    /// Two-factor authentication is not active for the person's account.
+    Nothing,
+    /// A one-time password: operators always, account members once their account activated it.
+    SecondFactor,
+    /// Nothing yet: the member has no factor and the account's grace deadline is this many days away
+    /// (rounded up).
+    Grace { days_left: u64 },
 }
 
-/// For a member of an account in its grace period who has no factor yet: the whole days left to enroll
-/// (rounded up). `None` for everyone else.
-pub async fn grace_days_left<S: Store, M: Mailer, H: PasswordHasher>(
+async fn owed_after_password<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
-) -> Result<Option<u64>, Failure> {
+) -> Result<Owed, Failure> {
     if user.role == Role::Operator {
-        return Ok(None);
+        return Ok(Owed::SecondFactor);
     }
     let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
     let now = services.now();
-    match account.enroll_by {
-        Some(deadline) if account.in_grace(now) && !services.has_working_factor(user).await? => {
-            Ok(Some((deadline.seconds() - now.seconds()).div_ceil(86_400)))
+    Ok(match (account.activation, account.enroll_by) {
+        (None, _) => Owed::Nothing,
+        (Some(_), Some(deadline)) if account.in_grace(now) && !services.has_working_factor(user).await? => {
+            Owed::Grace { days_left: (deadline.seconds() - now.seconds()).div_ceil(86_400) }
         }
-        _ => Ok(None),
-    }
+        (Some(_), _) => Owed::SecondFactor,
+    })
+}
+
+/// A session in use: the session, its person, and, for a member in their account's grace period without
+/// a factor, the days left to enroll (the pages' banner).
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub session: Session,
+    pub user: User,
+    pub grace_days_left: Option<u64>,
 }
 
 /// The password step. Unknown addresses cost the same time and get the same message as wrong passwords.
@@ -252,7 +255,7 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
         }
     };
     budgets.give_back(&services.store).await?;
-    let (stage, proven_at) = if !needs_second_factor(services, &user).await? {
+    let (stage, proven_at) = if owed_after_password(services, &user).await? != Owed::SecondFactor {
         (Stage::Complete, None)
     } else if let Some(proven_at) = remembered_proof(services, origin, &user).await? {
         (Stage::Complete, Some(proven_at))
@@ -301,21 +304,30 @@ pub(crate) async fn record_sign_in<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(())
 }
 
+/// For how many days the second step offers to remember this person's browser: the account's setting,
+/// 0 when it is off, and always 0 for operators.
+pub async fn remember_days_offered<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<u8, Failure> {
+    if user.role == Role::Operator {
+        return Ok(0);
+    }
+    Ok(services.store.find_account(user.account_id).await?.map_or(0, |account| account.remember_days))
+}
+
 /// "Remember this browser" after a second factor at login: a token for a cookie, stored hashed, good for
 /// the account's number of days; `None` when the account does not allow it (and never for operators).
 pub async fn remember_this_browser<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
 ) -> Result<Option<(Token, u64)>, Failure> {
-    if user.role == Role::Operator {
-        return Ok(None);
-    }
-    let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
-    if account.remember_days == 0 {
+    let days = remember_days_offered(services, user).await?;
+    if days == 0 {
         return Ok(None);
     }
     let now = services.now();
-    let max_age = u64::from(account.remember_days) * 86_400;
+    let max_age = u64::from(days) * 86_400;
     let token = Token::generate(32, &mut services.rng());
     let browser = RememberedBrowser {
         token_hash: token.hash(),
@@ -331,7 +343,7 @@ pub async fn remember_this_browser<S: Store, M: Mailer, H: PasswordHasher>(
 pub async fn current_session<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     token: &Token,
-) -> Result<Option<(Session, User)>, Failure> {
+) -> Result<Option<CurrentSession>, Failure> {
     let now = services.now();
     let Some(mut session) = services.store.find_session(&token.hash()).await? else { return Ok(None) };
     if session.is_expired(now) {
@@ -339,10 +351,13 @@ pub async fn current_session<S: Store, M: Mailer, H: PasswordHasher>(
         return Ok(None);
     }
     let Some(user) = services.store.find_user(session.user_id).await? else { return Ok(None) };
-    if session.stage == Stage::Complete
-        && session.second_factor_at.is_none()
-        && needs_second_factor(services, &user).await?
-    {
+    // Only a complete session that never proved a factor can owe one now, or be in a grace period.
+    let owed = if session.stage == Stage::Complete && session.second_factor_at.is_none() {
+        owed_after_password(services, &user).await?
+    } else {
+        Owed::Nothing
+    };
+    if owed == Owed::SecondFactor {
         // Logged in with the password alone before two-factor authentication was activated: the second
         // factor is owed now, before anything else.
         let id = &session.id_hash;
@@ -350,10 +365,14 @@ pub async fn current_session<S: Store, M: Mailer, H: PasswordHasher>(
             return Ok(None);
         }
         session.stage = Stage::PasswordOnly;
-        return Ok(Some((session, user)));
+    } else {
+        services.store.touch_session(&session.id_hash, now).await?;
     }
-    services.store.touch_session(&session.id_hash, now).await?;
-    Ok(Some((session, user)))
+    let grace_days_left = match owed {
+        Owed::Grace { days_left } => Some(days_left),
+        _ => None,
+    };
+    Ok(Some(CurrentSession { session, user, grace_days_left }))
 }
 
 /// Ends a session.

@@ -22,8 +22,8 @@ pub use api::{
     verify_for_client, yubico_clients,
 };
 pub use auth::{
-    Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, grace_days_left, known_browser_mark, log_in,
-    log_out, remember_this_browser,
+    CurrentSession, Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in,
+    log_out, remember_days_offered, remember_this_browser,
 };
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
@@ -31,7 +31,7 @@ pub use enrollment::{
 };
 pub use people::{
     PasswordLink, TwoFactorStatus, USERS_PER_PAGE, UserOverview, UsersOverviewPage, add_user,
-    forgot_password, open_password_link, resend_password_link, set_password, user_overview, users_overview,
+    forgot_password, open_password_link, resend_password_link, set_password, users_overview,
     users_overview_page,
 };
 pub use security::{

@@ -93,14 +93,6 @@ pub async fn users_overview_page<S: Store, M: Mailer, H: PasswordHasher>(
     Ok(UsersOverviewPage { rows, total, enrolled, next })
 }
 
-/// The person's own two-factor state, for "My security".
-pub async fn user_overview<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    user: &User,
-) -> Result<UserOverview, Failure> {
-    Ok(UserOverview { user: user.clone(), status: two_factor_status(services, user).await? })
-}
-
 /// An account's users, each with their two-factor state.
 pub(crate) async fn account_users<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
@@ -123,23 +115,6 @@ fn status_of(summary: FactorSummary) -> TwoFactorStatus {
         Some((at, expires)) => TwoFactorStatus::Invited { at, expires },
         None => TwoFactorStatus::NotInvited,
     }
-}
-
-async fn two_factor_status<S: Store, M: Mailer, H: PasswordHasher>(
-    services: &Services<S, M, H>,
-    user: &User,
-) -> Result<TwoFactorStatus, Failure> {
-    let codes = services.store.recovery_codes(user.id).await?;
-    let invitation = services.store.latest_invitation(user.id, Purpose::Enrollment).await?;
-    let summary = FactorSummary {
-        app: services.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some()),
-        yubikeys: services.store.yubikeys_of(user.id).await?.into_iter().map(|k| k.public_id).collect(),
-        recovery_codes: codes.iter().filter(|code| code.used_at.is_none()).count(),
-        invitation: invitation
-            .filter(|invitation| invitation.is_open(services.now()))
-            .map(|invitation| (invitation.created_at, invitation.expires_at)),
-    };
-    Ok(status_of(summary))
 }
 
 /// Sends a link of `purpose` to `user`, voiding the user's earlier link of the same purpose.

@@ -6,8 +6,9 @@ use super::enrollment::{accept_first_code, bind_totp, new_pending_totp, recovery
 use super::people::require_admin;
 use super::support::reset_factors_of;
 use super::two_factor::{account_of, register_yubikey_as, require_fresh_second_factor, user_in_account};
-use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, actor, mails};
+use super::{Enrolled, EnrollmentSecret, Failure, Origin, Services, TwoFactorStatus, actor, mails};
 use crate::UnixTime;
+use crate::account::Methods;
 use crate::audit::AuditEvent;
 use crate::factor::{TotpFactor, totp_seal_context};
 use crate::ids::UserId;
@@ -40,8 +41,8 @@ pub async fn begin_own_app<S: Store, M: Mailer, H: PasswordHasher>(
         require_fresh_second_factor(services, session)?;
     }
     // Guessing the password here spends from the same budget as guessing it at the login.
-    let budget = [(throttle::key("password:user", &[user.email.as_str()]), ThrottlePolicy::PASSWORD_USER)];
-    let budgets: Vec<(&str, ThrottlePolicy)> = budgets_of(&budget);
+    let key = throttle::key("password:user", &[user.email.as_str()]);
+    let budgets = [(key.as_str(), ThrottlePolicy::PASSWORD_USER)];
     if let Err(wait) = throttle::admit_all(&services.store, &budgets, services.now()).await? {
         return Err(Failure::Throttled(wait));
     }
@@ -54,10 +55,6 @@ pub async fn begin_own_app<S: Store, M: Mailer, H: PasswordHasher>(
     }
     throttle::refund_all(&services.store, &budgets).await?;
     new_pending_totp(services, user).await
-}
-
-fn budgets_of(budgets: &[(String, ThrottlePolicy)]) -> Vec<(&str, ThrottlePolicy)> {
-    budgets.iter().map(|(key, policy)| (key.as_str(), *policy)).collect()
 }
 
 /// "Verify" after [`begin_own_app`]: the first code confirms the app made in this session, which replaces
@@ -147,9 +144,13 @@ pub struct FactorLine {
 /// What "My security" shows: the factors, unused recovery codes, and the latest sign-ins.
 #[derive(Debug, Clone)]
 pub struct MySecurity {
+    /// The person's state as Users & Security words it (enrolled with what, codes left), when enrolled.
+    pub status: TwoFactorStatus,
     pub factors: Vec<FactorLine>,
     pub recovery_codes_left: usize,
     pub sign_ins: Vec<SignIn>,
+    /// The account's methods: which factors the person may set up here.
+    pub methods: Methods,
     /// The account allows "Remember this browser".
     pub remembering: bool,
 }
@@ -170,16 +171,30 @@ pub async fn my_security<S: Store, M: Mailer, H: PasswordHasher>(
         });
         factors.push(FactorLine { name: "Authenticator app".into(), added: Some(confirmed), last_used });
     }
-    for key in services.store.yubikeys_of(user.id).await? {
+    let app = !factors.is_empty();
+    let yubikeys = services.store.yubikeys_of(user.id).await?;
+    for key in &yubikeys {
         let id = key.public_id.as_str();
         let last_used = sign_ins.iter().find(|s| s.factor == "yubikey" && s.detail == id).map(|s| s.at);
         factors.push(FactorLine { name: format!("YubiKey {id}"), added: key.registered_at, last_used });
     }
+    let recovery_codes_left = recovery_codes_left(services, user).await?;
+    let status = if factors.is_empty() {
+        TwoFactorStatus::NotInvited
+    } else {
+        TwoFactorStatus::Enrolled {
+            totp: app,
+            yubikeys: yubikeys.into_iter().map(|key| key.public_id).collect(),
+            recovery_codes: recovery_codes_left,
+        }
+    };
     let account = services.store.find_account(user.account_id).await?.ok_or(Failure::NotFound)?;
     Ok(MySecurity {
+        status,
         factors,
-        recovery_codes_left: recovery_codes_left(services, user).await?,
+        recovery_codes_left,
         sign_ins: sign_ins.into_iter().take(RECENT_SIGN_INS as usize).collect(),
+        methods: account.methods,
         remembering: account.remember_days > 0,
     })
 }

@@ -12,7 +12,7 @@ use keyward_core::session::Stage;
 use keyward_core::store::Store;
 use keyward_core::token::Token;
 use keyward_core::usecase::{self, Door, Failure};
-use keyward_core::user::{Role, User};
+use keyward_core::user::Role;
 use keyward_core::verdict::{FactorKind, Verdict};
 use serde::Deserialize;
 
@@ -332,14 +332,6 @@ async fn password_step<S: Store, M: Mailer>(
     }
 }
 
-/// For how many days this person's login may remember the browser (0: not at all).
-async fn remember_days<S: Store, M: Mailer>(state: &SharedState<S, M>, user: &User) -> AppResult<u8> {
-    if user.role == Role::Operator {
-        return Ok(0);
-    }
-    Ok(state.services.store.find_account(user.account_id).await?.map_or(0, |account| account.remember_days))
-}
-
 fn otp_page(
     layout: Layout,
     csrf: String,
@@ -380,7 +372,7 @@ pub async fn otp_page_get<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     SessionToken(token): SessionToken,
 ) -> AppResult<Response> {
-    let (session, user) =
+    let usecase::CurrentSession { session, user, .. } =
         usecase::current_session(&state.services, &token).await?.ok_or(AppError::Unauthenticated)?;
     if session.stage == Stage::Complete {
         return Ok(see_other("/"));
@@ -390,7 +382,7 @@ pub async fn otp_page_get<S: Store, M: Mailer>(
     }
     let csrf = crate::session::csrf_token(&token);
     let operator = user.role == Role::Operator;
-    let days = remember_days(&state, &user).await?;
+    let days = usecase::remember_days_offered(&state.services, &user).await?;
     Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator, days)
         .into_response())
 }
@@ -443,7 +435,7 @@ async fn prove<S: Store, M: Mailer>(
     SessionForm { token, form }: SessionForm<OtpForm>,
     step_up: bool,
 ) -> AppResult<Response> {
-    let (session, user) =
+    let usecase::CurrentSession { session, user, .. } =
         usecase::current_session(&state.services, &token).await?.ok_or(AppError::Unauthenticated)?;
     if step_up && session.stage != Stage::Complete {
         return Err(AppError::Unauthenticated);
@@ -491,7 +483,8 @@ async fn prove<S: Store, M: Mailer>(
             let failure = refusal.unwrap_or_else(|| Failure::Refused("Try again.".into()));
             let notice = notice_or_error(failure)?;
             let csrf = crate::session::csrf_token(&token);
-            let days = if step_up { 0 } else { remember_days(&state, &user).await? };
+            let days =
+                if step_up { 0 } else { usecase::remember_days_offered(&state.services, &user).await? };
             let layout = if step_up {
                 Visitor { session, user, token, grace_days_left: None }
                     .layout("Confirm it is you", "/step-up")

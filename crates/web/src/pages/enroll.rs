@@ -125,8 +125,8 @@ async fn session_of_user<S: Store, M: Mailer>(
     let Some(SessionToken(token)) = token else { return Ok(None) };
     let current = usecase::current_session(&state.services, &token).await?;
     Ok(current
-        .filter(|(session, _)| usecase::may_bind(&state.services, page, session))
-        .map(|(session, _)| (session, token)))
+        .filter(|current| usecase::may_bind(&state.services, page, &current.session))
+        .map(|current| (current.session, token)))
 }
 
 pub async fn enroll_page<S: Store, M: Mailer>(

@@ -55,11 +55,10 @@ async fn render<S: Store, M: Mailer>(
     visitor: &Visitor,
     notice: Option<Notice>,
 ) -> AppResult<SecurityPage> {
-    let overview = usecase::user_overview(&state.services, &visitor.user).await?;
-    let has_factor = matches!(overview.status, TwoFactorStatus::Enrolled { .. });
-    let status = if has_factor { UserRow::from_overview(&overview).status } else { "none yet".into() };
-    let account = state.services.store.find_account(visitor.user.account_id).await?;
     let mine = usecase::my_security(&state.services, &visitor.user).await?;
+    let has_factor = matches!(mine.status, TwoFactorStatus::Enrolled { .. });
+    let overview = usecase::UserOverview { user: visitor.user.clone(), status: mine.status.clone() };
+    let status = if has_factor { UserRow::from_overview(&overview).status } else { "none yet".into() };
     let mut layout = visitor.layout("My security", MY_SECURITY_PATH);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
@@ -71,8 +70,8 @@ async fn render<S: Store, M: Mailer>(
         status,
         codes_left: mine.recovery_codes_left,
         has_factor,
-        apps: account.as_ref().is_some_and(|account| account.methods.totp),
-        yubikeys: account.as_ref().is_some_and(|account| account.methods.yubikey),
+        apps: mine.methods.totp,
+        yubikeys: mine.methods.yubikey,
         factors: mine
             .factors
             .iter()
