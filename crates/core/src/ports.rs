@@ -69,3 +69,64 @@ pub type CloudFuture<'a> = std::pin::Pin<
 pub trait CloudValidator: Send + Sync {
     fn validate<'a>(&'a self, otp: &'a crate::yubico::YubikeyOtp) -> CloudFuture<'a>;
 }
+
+/// The WebAuthn ceremonies of security keys and passkeys, done by a maintained library (the binary's
+/// adapter): the core stores what it returns and hands it back. Every value crossing this port is text the
+/// library made: the options go to the browser as JSON, the ceremony state to the database until the
+/// browser answers, the credential to the user's security keys.
+pub trait WebAuthn: Send + Sync {
+    /// Options for `navigator.credentials.create()` and the state to finish it with. `user_handle` is the
+    /// stable, opaque id the authenticator keeps; `exclude` the ids of the user's registered credentials.
+    fn start_registration(
+        &self,
+        user_handle: [u8; 16],
+        user_name: &str,
+        exclude: &[Vec<u8>],
+    ) -> Result<Ceremony, WebAuthnError>;
+    /// Checks the browser's answer to [`WebAuthn::start_registration`]: the new credential.
+    fn finish_registration(&self, state: &str, response: &str) -> Result<NewCredential, WebAuthnError>;
+    /// Options for `navigator.credentials.get()` over the user's credentials (as stored).
+    fn start_authentication(&self, credentials: &[String]) -> Result<Ceremony, WebAuthnError>;
+    /// Checks an assertion against the state of [`WebAuthn::start_authentication`].
+    fn finish_authentication(&self, state: &str, response: &str) -> Result<Assertion, WebAuthnError>;
+}
+
+/// A ceremony begun: the options for the browser (JSON) and the state the server keeps (JSON).
+#[derive(Debug, Clone)]
+pub struct Ceremony {
+    pub options: String,
+    pub state: String,
+}
+
+/// A credential the browser registered: its id and what to store of it (public key, counter, flags).
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub id: Vec<u8>,
+    pub stored: String,
+    pub counter: u32,
+}
+
+/// A verified assertion: the credential that signed, and the signature counter it reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assertion {
+    pub credential_id: Vec<u8>,
+    pub counter: u32,
+}
+
+/// Why a WebAuthn ceremony did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebAuthnError {
+    /// Keyward's public URL cannot serve as a relying party (an IP address, or not a web origin).
+    #[error("security keys need Keyward to be reached by a domain name: {0}")]
+    Unavailable(String),
+    /// The browser's answer does not verify: another site's origin, a wrong signature, a changed
+    /// challenge, a credential that was not asked for, or text that is not a credential at all.
+    #[error("the security key's answer was refused: {0}")]
+    Refused(String),
+    /// A valid signature whose counter is not above the last one seen: the key may have been cloned.
+    #[error("the security key's signature counter went backwards")]
+    CounterRegressed { credential_id: Vec<u8> },
+    /// A stored state or credential the library no longer reads.
+    #[error("a stored WebAuthn value does not read: {0}")]
+    Corrupt(String),
+}
