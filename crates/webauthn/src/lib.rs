@@ -62,7 +62,7 @@ impl WebAuthn for RelyingParty {
         user_name: &str,
         exclude: &[Vec<u8>],
     ) -> Result<Ceremony, WebAuthnError> {
-        let exclude = exclude.iter().map(|id| id.clone().into()).collect::<Vec<_>>();
+        let exclude = exclude.to_vec();
         let (options, state) = self
             .webauthn()?
             .start_securitykey_registration(
