@@ -159,7 +159,8 @@ pub mod soft {
     }
 }
 
-#[cfg(all(test, feature = "soft-authenticator"))]
+#[cfg(test)]
+#[cfg(feature = "soft-authenticator")]
 mod tests {
     use super::soft::SoftAuthenticator;
     use super::*;
@@ -178,7 +179,10 @@ mod tests {
         let mut key = SoftAuthenticator::default();
         let credential = registered(&party, &mut key);
         let options: serde_json::Value = serde_json::from_str(
-            &party.start_registration([7; 16], "bob@example.com", &[credential.id.clone()]).unwrap().options,
+            &party
+                .start_registration([7; 16], "bob@example.com", std::slice::from_ref(&credential.id))
+                .unwrap()
+                .options,
         )
         .unwrap();
         assert_eq!(options["publicKey"]["rp"]["id"], "localhost");
