@@ -41,6 +41,8 @@ pub struct Methods {
     pub totp: bool,
     /// "YubiKey".
     pub yubikey: bool,
+    /// "Security keys and passkeys" (WebAuthn).
+    pub webauthn: bool,
 }
 
 /// Who turned two-factor authentication on, and when.

@@ -57,3 +57,43 @@ pub struct RecoveryCode {
     pub hash: TokenHash,
     pub used_at: Option<UnixTime>,
 }
+
+/// How long a WebAuthn ceremony may take, from the options given to the browser to its answer.
+pub const CEREMONY_SECS: u64 = 5 * 60;
+
+/// A security key or passkey (WebAuthn credential) the user registered and named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityKey {
+    pub id: FactorId,
+    pub user_id: UserId,
+    /// What the user called it ("Blue YubiKey").
+    pub name: SecurityKeyName,
+    /// The credential id the authenticator chose.
+    pub credential_id: Vec<u8>,
+    /// The credential as the WebAuthn library stores it: its public key and flags (no secret).
+    pub stored: String,
+    /// The highest signature counter seen (0 for authenticators that keep none).
+    pub counter: u32,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+}
+
+/// A security key's name: 1 to 60 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityKeyName(String);
+
+impl SecurityKeyName {
+    pub const MAX_CHARS: usize = 60;
+
+    pub fn parse(text: &str) -> Result<SecurityKeyName, crate::Error> {
+        let name = text.trim();
+        if name.is_empty() || name.chars().count() > Self::MAX_CHARS || name.chars().any(char::is_control) {
+            return Err(crate::Error::InvalidName { what: "the security key's name", max: Self::MAX_CHARS });
+        }
+        Ok(SecurityKeyName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! Every method that protects against replay or guessing is a single conditional update, so two nodes
 //! racing on the same row cannot both win: `consume_totp_step`, `advance_yubikey`, `swap_throttle`,
-//! `close_invitation`, `consume_recovery_code`, `decide_disable_request`.
+//! `close_invitation`, `consume_recovery_code`, `decide_disable_request`, `use_security_key`,
+//! `take_ceremony`.
 
 use std::future::Future;
 
@@ -12,11 +13,12 @@ use crate::account::{Account, AccountName, Activation, DisablePolicy, Methods};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{ApiClient, YubicoClient};
 use crate::disable::{Approval, Decision, DisableRequest};
-use crate::factor::{RecoveryCode, TotpFactor, Yubikey};
+use crate::factor::{RecoveryCode, SecurityKey, SecurityKeyName, TotpFactor, Yubikey};
 use crate::ids::{AccountId, ApiClientId, DisableRequestId, FactorId, InvitationId, UserId};
 use crate::invitation::{Invitation, Purpose};
 use crate::otp::TotpParams;
 use crate::password::PasswordHash;
+use crate::ports::NewCredential;
 use crate::seal::Sealed;
 use crate::session::{RememberedBrowser, Session, SignIn, Stage};
 use crate::throttle::ThrottleState;
@@ -216,7 +218,8 @@ pub trait FactorStore {
         hash: &TokenHash,
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Removes every factor of the user (TOTP, YubiKey registrations, recovery codes); returns how many.
+    /// Removes every factor of the user (TOTP, YubiKey registrations, security keys, recovery codes);
+    /// returns how many.
     fn remove_factors(&self, user_id: UserId) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
@@ -439,6 +442,8 @@ pub struct FactorSummary {
     pub app: bool,
     /// Registered YubiKeys, by public id.
     pub yubikeys: Vec<PublicId>,
+    /// Registered security keys and passkeys, by the names their users gave them.
+    pub security_keys: Vec<SecurityKeyName>,
     /// Unused recovery codes.
     pub recovery_codes: usize,
     /// The newest open enrollment link: when it was sent and when it expires.
@@ -448,7 +453,7 @@ pub struct FactorSummary {
 impl FactorSummary {
     /// Whether the user can prove a second factor.
     pub fn has_factor(&self) -> bool {
-        self.app || !self.yubikeys.is_empty()
+        self.app || !self.yubikeys.is_empty() || !self.security_keys.is_empty()
     }
 }
 
@@ -491,6 +496,50 @@ pub trait SealedSecretStore {
 }
 
 /// Whether the database answers, for readiness checks.
+/// Security keys and passkeys (WebAuthn), and the ceremonies in flight between the options a browser is
+/// given and its answer.
+pub trait SecurityKeyStore {
+    /// Stores a newly registered key; refuses a credential id that is registered already.
+    fn insert_security_key(
+        &self,
+        user_id: UserId,
+        name: &SecurityKeyName,
+        credential: &NewCredential,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<SecurityKey>> + Send;
+    /// The user's keys, oldest first.
+    fn security_keys_of(&self, user_id: UserId) -> impl Future<Output = StoreResult<Vec<SecurityKey>>> + Send;
+    /// Records a use at `now` with signature counter `counter`, only if it is above the stored one (or
+    /// both are 0: an authenticator that keeps no counter): true for exactly one of any number of
+    /// concurrent callers with the same counter.
+    fn use_security_key(
+        &self,
+        id: FactorId,
+        counter: u32,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Removes one of the user's keys; false when it is not theirs.
+    fn remove_security_key(&self, user_id: UserId, id: FactorId) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Keeps a ceremony's state under the hash of its handle until `expires_at` (and drops expired ones).
+    fn insert_ceremony(
+        &self,
+        handle: &TokenHash,
+        user_id: UserId,
+        purpose: &str,
+        state: &str,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Takes a ceremony's state out: deleted in the same statement, and only when it is the user's, for
+    /// `purpose`, and not expired at `now`. At most one caller ever gets it.
+    fn take_ceremony(
+        &self,
+        handle: &TokenHash,
+        user_id: UserId,
+        purpose: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+}
+
 pub trait HealthStore {
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
@@ -507,6 +556,7 @@ pub trait Store:
     + ClientStore
     + AuditStore
     + SealedSecretStore
+    + SecurityKeyStore
     + HealthStore
     + Send
     + Sync
@@ -524,6 +574,7 @@ impl<T> Store for T where
         + ClientStore
         + AuditStore
         + SealedSecretStore
+        + SecurityKeyStore
         + HealthStore
         + Send
         + Sync

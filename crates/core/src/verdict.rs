@@ -14,10 +14,13 @@ pub enum FactorKind {
     Yubikey,
     /// One of the user's single-use recovery codes.
     RecoveryCode,
+    /// A security key or passkey (WebAuthn): nothing typed, a signed challenge.
+    SecurityKey,
 }
 
 impl FactorKind {
-    pub const ALL: [FactorKind; 3] = [FactorKind::Totp, FactorKind::Yubikey, FactorKind::RecoveryCode];
+    pub const ALL: [FactorKind; 4] =
+        [FactorKind::Totp, FactorKind::Yubikey, FactorKind::RecoveryCode, FactorKind::SecurityKey];
 
     /// The factor a typed one-time password is for, by its shape: 6–8 digits are a TOTP code, 32–48
     /// modhex characters a YubiKey OTP, anything else is tried as a recovery code.
@@ -38,6 +41,7 @@ impl FactorKind {
             FactorKind::Totp => "totp",
             FactorKind::Yubikey => "yubikey",
             FactorKind::RecoveryCode => "recovery_code",
+            FactorKind::SecurityKey => "security_key",
         }
     }
 }

@@ -16,6 +16,7 @@ struct AccountRow {
     name: String,
     totp_enabled: bool,
     yubikey_enabled: bool,
+    webauthn_enabled: bool,
     disable_policy: Option<String>,
     activated_by: Option<i64>,
     activated_at: Option<i64>,
@@ -34,7 +35,11 @@ impl AccountRow {
         Ok(Account {
             id: AccountId(self.id),
             name: AccountName::parse(&self.name)?,
-            methods: Methods { totp: self.totp_enabled, yubikey: self.yubikey_enabled },
+            methods: Methods {
+                totp: self.totp_enabled,
+                yubikey: self.yubikey_enabled,
+                webauthn: self.webauthn_enabled,
+            },
             disable_policy: self.disable_policy.as_deref().map(DisablePolicy::parse).transpose()?,
             activation,
             created_at: time(self.created_at)?,
@@ -47,7 +52,7 @@ impl AccountRow {
 
 macro_rules! account_columns {
     () => {
-        "id, name, totp_enabled, yubikey_enabled, disable_policy, activated_by, activated_at, created_at, \
+        "id, name, totp_enabled, yubikey_enabled, webauthn_enabled, disable_policy, activated_by, activated_at, created_at, \
          enroll_by, reminders_sent, remember_days"
     };
 }
@@ -100,11 +105,13 @@ impl AccountStore for SqlStore {
         policy: &DisablePolicy,
     ) -> StoreResult<()> {
         let sql =
-            "UPDATE accounts SET totp_enabled = $1, yubikey_enabled = $2, disable_policy = $3 WHERE id = $4";
+            "UPDATE accounts SET totp_enabled = $1, yubikey_enabled = $2, webauthn_enabled = $3, disable_policy = $4 \
+             WHERE id = $5";
         let updated = with_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(methods.totp)
                 .bind(methods.yubikey)
+                .bind(methods.webauthn)
                 .bind(policy.as_str())
                 .bind(id.0)
                 .execute(pool)

@@ -383,6 +383,7 @@ impl FactorStore for SqlStore {
             for sql in [
                 "DELETE FROM totp_factors WHERE user_id = $1",
                 "UPDATE yubikeys SET user_id = NULL, registered_at = NULL WHERE user_id = $1",
+                "DELETE FROM security_keys WHERE user_id = $1",
                 "DELETE FROM recovery_codes WHERE user_id = $1",
             ] {
                 removed += sqlx::query(sql).bind(user_id.0).execute(&mut *tx).await.map_err(backend)?.rows_affected();

@@ -13,6 +13,7 @@ mod disable;
 mod factors;
 mod invitations;
 mod sealed;
+mod security_keys;
 mod sessions;
 mod throttle;
 mod users;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use keyward_core::invitation::Purpose;
 use keyward_core::store::{FactorSummary, StoreError, StoreResult, UserStore, UsersPage};
 use keyward_core::user::{Email, Role, User};
+use keyward_core::factor::SecurityKeyName;
 use keyward_core::yubico::PublicId;
 
 use crate::{SqlStore, backend, seconds, time, unique, with_pool};
@@ -42,6 +43,8 @@ macro_rules! has_factor {
             "(EXISTS (SELECT 1 FROM totp_factors t WHERE t.user_id = ",
             $table,
             ".id AND t.confirmed_at IS NOT NULL) OR EXISTS (SELECT 1 FROM yubikeys y WHERE y.user_id = ",
+            $table,
+            ".id) OR EXISTS (SELECT 1 FROM security_keys k WHERE k.user_id = ",
             $table,
             ".id))"
         )
@@ -179,6 +182,11 @@ impl UserStore for SqlStore {
             page_members!(),
             ") ORDER BY public_id"
         );
+        let security_keys_sql = concat!(
+            "SELECT user_id, name FROM security_keys WHERE user_id IN (",
+            page_members!(),
+            ") ORDER BY id"
+        );
         let codes_sql = concat!(
             "SELECT user_id, COUNT(*) FROM recovery_codes WHERE used_at IS NULL AND user_id IN (",
             page_members!(),
@@ -200,6 +208,9 @@ impl UserStore for SqlStore {
         });
         let keys: Vec<(i64, String)> = with_pool!(self, pool => {
             sqlx::query_as(keys_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
+        });
+        let security_keys: Vec<(i64, String)> = with_pool!(self, pool => {
+            sqlx::query_as(security_keys_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
         });
         let codes: Vec<(i64, i64)> = with_pool!(self, pool => {
             sqlx::query_as(codes_sql).bind(id).bind(after).bind(limit).bind(only).fetch_all(pool).await.map_err(backend)?
@@ -223,6 +234,9 @@ impl UserStore for SqlStore {
         }
         for (user_id, public_id) in keys {
             summaries.entry(user_id).or_default().yubikeys.push(PublicId::parse(&public_id)?);
+        }
+        for (user_id, name) in security_keys {
+            summaries.entry(user_id).or_default().security_keys.push(SecurityKeyName::parse(&name)?);
         }
         for (user_id, count) in codes {
             summaries.entry(user_id).or_default().recovery_codes = usize::try_from(count).unwrap_or(0);

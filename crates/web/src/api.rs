@@ -350,7 +350,7 @@ pub struct UserEntry {
     role: String,
     /// `not_invited`, `invited` (an enrollment link is open) or `enrolled`.
     status: &'static str,
-    /// With `enrolled`: `totp` and/or `yubikey`.
+    /// With `enrolled`: `totp`, `yubikey` and/or `security_key`.
     factors: Vec<&'static str>,
     /// With `enrolled`: the public ids of the user's YubiKeys.
     yubikeys: Vec<String>,
@@ -381,13 +381,16 @@ async fn users<S: Store, M: Mailer>(
             let (status, factors, yubikeys) = match row.status {
                 TwoFactorStatus::NotInvited => ("not_invited", Vec::new(), Vec::new()),
                 TwoFactorStatus::Invited { .. } => ("invited", Vec::new(), Vec::new()),
-                TwoFactorStatus::Enrolled { totp, yubikeys, .. } => {
+                TwoFactorStatus::Enrolled { totp, yubikeys, security_keys, .. } => {
                     let mut factors = Vec::new();
                     if totp {
                         factors.push(FactorKind::Totp.as_str());
                     }
                     if !yubikeys.is_empty() {
                         factors.push(FactorKind::Yubikey.as_str());
+                    }
+                    if !security_keys.is_empty() {
+                        factors.push(FactorKind::SecurityKey.as_str());
                     }
                     ("enrolled", factors, yubikeys.iter().map(|id| id.as_str().to_owned()).collect())
                 }
@@ -410,6 +413,8 @@ async fn users<S: Store, M: Mailer>(
 pub struct MethodsEntry {
     totp: bool,
     yubikey: bool,
+    /// Security keys and passkeys (WebAuthn).
+    webauthn: bool,
 }
 
 /// The account's two-factor state.
@@ -446,7 +451,11 @@ async fn account<S: Store, M: Mailer>(
     let enrolled = users.iter().filter(|row| matches!(row.status, TwoFactorStatus::Enrolled { .. })).count();
     Ok(Json(AccountAnswer {
         name: account.name.as_str().to_owned(),
-        methods: MethodsEntry { totp: account.methods.totp, yubikey: account.methods.yubikey },
+        methods: MethodsEntry {
+            totp: account.methods.totp,
+            yubikey: account.methods.yubikey,
+            webauthn: account.methods.webauthn,
+        },
         active: account.activation.is_some(),
         activated_at: account.activation.map(|activation| activation.at.seconds()),
         disable_policy: account.disable_policy.map(|policy| policy.as_str().to_owned()),

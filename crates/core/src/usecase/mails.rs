@@ -342,3 +342,31 @@ pub(crate) fn enrollment_reminder(
         None => notice(to, &subject, &[&when, "Ask your administrator to register your YubiKey."]),
     }
 }
+
+/// To the user who registered a security key or passkey (from the enrollment link or My security).
+pub(crate) fn security_key_added(to: &Email, name: &str) -> Message {
+    notice(
+        to,
+        "A security key was added to your Keyward login",
+        &[
+            &format!("The security key or passkey \"{name}\" can now be used as your second factor."),
+            "If this was not you, tell your administrator now.",
+        ],
+    )
+}
+
+/// To the user whose security key signed with a counter that went backwards, and to the account's admins.
+pub(crate) fn security_key_counter_regressed(to: &Email, user: &Email, name: &str) -> Message {
+    notice(
+        to,
+        "A security key may have been copied",
+        &[
+            &format!(
+                "A login of {user} with the security key \"{name}\" was refused: the key's signature counter \
+                 went backwards, which happens when a copy of the key is used beside the original."
+            ),
+            "If the key was not reset on purpose, remove it on My security and register a new one, and tell \
+             your administrator.",
+        ],
+    )
+}

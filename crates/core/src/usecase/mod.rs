@@ -7,6 +7,7 @@ mod enrollment;
 mod mails;
 mod people;
 mod security;
+mod security_keys;
 mod signup;
 mod support;
 mod two_factor;
@@ -39,6 +40,11 @@ pub use security::{
     begin_own_app, finish_own_app, forget_browsers, my_security, pending_own_app, recovery_codes_left,
     regenerate_recovery_codes, register_own_yubikey, reset_user_factors, set_remember_days,
 };
+pub use security_keys::{
+    CeremonyStarted, KeyRegistered, RegistrationAnswer, begin_own_security_key, begin_security_key_check,
+    begin_security_key_enrollment, finish_own_security_key, finish_security_key_enrollment,
+    remove_own_security_key,
+};
 pub use signup::{
     PendingSignUp, SIGN_UP_LINK_SECS, SignUpLink, confirm_sign_up, open_sign_up, request_sign_up,
     send_sign_up_mail,
@@ -54,13 +60,13 @@ pub use two_factor::{
     move_enroll_by, register_yubikey, remove_yubikey, send_enrollment, send_enrollment_reminders,
 };
 pub use validation::{ValidationAnswer, answer_verify_request};
-pub use verify::{Checked, SecondFactorOutcome, check_otp, prove_second_factor};
+pub use verify::{Checked, Proof, SecondFactorOutcome, check_otp, prove_second_factor};
 
 use crate::UnixTime;
 use crate::audit::NewAuditEvent;
 use crate::ids::AccountId;
 use crate::mail::{MailError, Mailer};
-use crate::ports::{Clock, CloudValidator, CloudVerdict, Entropy, EntropyRng, PasswordHasher};
+use crate::ports::{Clock, CloudValidator, CloudVerdict, Entropy, EntropyRng, PasswordHasher, WebAuthn};
 use crate::seal::KeyRing;
 use crate::store::{Store, StoreError};
 use crate::user::User;
@@ -102,6 +108,8 @@ pub struct Services<S, M, H> {
     pub entropy: Arc<dyn Entropy>,
     /// YubiCloud validation for keys whose secret was not imported; `None` when not configured.
     pub cloud: Option<Arc<dyn CloudValidator>>,
+    /// Security keys and passkeys: the WebAuthn ceremonies, with Keyward's public URL as relying party.
+    pub webauthn: Arc<dyn WebAuthn>,
 }
 
 impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
@@ -139,11 +147,13 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
 }
 
 impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
-    /// Whether the user can prove a second factor today: a confirmed app or a registered YubiKey. While
-    /// they can, binding another factor asks for it first.
+    /// Whether the user can prove a second factor today: a confirmed app, a registered YubiKey or a
+    /// security key. While they can, binding another factor asks for it first.
     pub(crate) async fn has_working_factor(&self, user: &User) -> Result<bool, Failure> {
         let totp = self.store.totp_factors(user.id).await?.iter().any(|f| f.confirmed_at.is_some());
-        Ok(totp || !self.store.yubikeys_of(user.id).await?.is_empty())
+        Ok(totp
+            || !self.store.yubikeys_of(user.id).await?.is_empty()
+            || !self.store.security_keys_of(user.id).await?.is_empty())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{Failure, Origin, Services, actor, mails};
 use crate::UnixTime;
+use crate::factor::SecurityKeyName;
 use crate::invitation::{Invitation, Purpose};
 use crate::mail::Mailer;
 use crate::password::Password;
@@ -25,6 +26,8 @@ pub enum TwoFactorStatus {
     Enrolled {
         totp: bool,
         yubikeys: Vec<PublicId>,
+        /// The names of the user's security keys and passkeys.
+        security_keys: Vec<SecurityKeyName>,
         /// Unused recovery codes.
         recovery_codes: usize,
     },
@@ -108,6 +111,7 @@ fn status_of(summary: FactorSummary) -> TwoFactorStatus {
         return TwoFactorStatus::Enrolled {
             totp: summary.app,
             yubikeys: summary.yubikeys,
+            security_keys: summary.security_keys,
             recovery_codes: summary.recovery_codes,
         };
     }

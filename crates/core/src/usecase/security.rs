@@ -135,10 +135,12 @@ pub(crate) async fn own_pending_app<S: Store, M: Mailer, H: PasswordHasher>(
 /// One of a person's factors as "My security" lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactorLine {
-    /// "Authenticator app" or "YubiKey vv…".
+    /// "Authenticator app", "YubiKey vv…" or "Security key "Blue YubiKey"".
     pub name: String,
     pub added: Option<UnixTime>,
     pub last_used: Option<UnixTime>,
+    /// A security key's id, which the person may remove it by.
+    pub security_key: Option<crate::ids::FactorId>,
 }
 
 /// What "My security" shows: the factors, unused recovery codes, and the latest sign-ins.
@@ -169,14 +171,33 @@ pub async fn my_security<S: Store, M: Mailer, H: PasswordHasher>(
         let last_used = factor.last_step.map(|step| {
             UnixTime(factor.params.t0().seconds().saturating_add(step.saturating_mul(factor.params.period())))
         });
-        factors.push(FactorLine { name: "Authenticator app".into(), added: Some(confirmed), last_used });
+        factors.push(FactorLine {
+            name: "Authenticator app".into(),
+            added: Some(confirmed),
+            last_used,
+            security_key: None,
+        });
     }
     let app = !factors.is_empty();
     let yubikeys = services.store.yubikeys_of(user.id).await?;
     for key in &yubikeys {
         let id = key.public_id.as_str();
         let last_used = sign_ins.iter().find(|s| s.factor == "yubikey" && s.detail == id).map(|s| s.at);
-        factors.push(FactorLine { name: format!("YubiKey {id}"), added: key.registered_at, last_used });
+        factors.push(FactorLine {
+            name: format!("YubiKey {id}"),
+            added: key.registered_at,
+            last_used,
+            security_key: None,
+        });
+    }
+    let security_keys = services.store.security_keys_of(user.id).await?;
+    for key in &security_keys {
+        factors.push(FactorLine {
+            name: format!("Security key \"{}\"", key.name.as_str()),
+            added: Some(key.created_at),
+            last_used: key.last_used_at,
+            security_key: Some(key.id),
+        });
     }
     let recovery_codes_left = recovery_codes_left(services, user).await?;
     let status = if factors.is_empty() {
@@ -185,6 +206,7 @@ pub async fn my_security<S: Store, M: Mailer, H: PasswordHasher>(
         TwoFactorStatus::Enrolled {
             totp: app,
             yubikeys: yubikeys.into_iter().map(|key| key.public_id).collect(),
+            security_keys: security_keys.into_iter().map(|key| key.name).collect(),
             recovery_codes: recovery_codes_left,
         }
     };

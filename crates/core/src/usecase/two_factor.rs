@@ -51,8 +51,8 @@ pub async fn configure_two_factor<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<Account, Failure> {
     require_admin(admin)?;
-    if !methods.totp && !methods.yubikey {
-        return Err(Failure::Refused("Choose at least one method: TOTP apps, YubiKey, or both.".into()));
+    if !methods.totp && !methods.yubikey && !methods.webauthn {
+        return Err(Failure::Refused("Choose at least one method: TOTP apps, YubiKey, security keys and passkeys.".into()));
     }
     let policy = DisablePolicy::parse(policy)?;
     let account = account_of(services, admin).await?;
@@ -61,7 +61,7 @@ pub async fn configure_two_factor<S: Store, M: Mailer, H: PasswordHasher>(
         require_fresh_second_factor(services, session)?;
     }
     services.store.update_two_factor_settings(account.id, methods, &policy).await?;
-    let detail = format!("totp={} yubikey={}", methods.totp, methods.yubikey);
+    let detail = format!("totp={} yubikey={} webauthn={}", methods.totp, methods.yubikey, methods.webauthn);
     services
         .audit(
             account.id,

@@ -35,15 +35,24 @@ pub struct Checked {
 impl Checked {
     /// What to tell the person when the check did not pass; `None` for [`Verdict::Ok`].
     pub fn refusal(&self) -> Option<Failure> {
-        let message = match self.verdict {
-            Verdict::Ok => return None,
-            Verdict::Throttled => return Some(Failure::Throttled(self.retry_after_secs)),
-            Verdict::Invalid => WRONG_CODE,
-            Verdict::Replayed => {
+        let message = match (self.verdict, self.factor) {
+            (Verdict::Ok, _) => return None,
+            (Verdict::Throttled, _) => return Some(Failure::Throttled(self.retry_after_secs)),
+            (Verdict::Invalid, FactorKind::SecurityKey) => {
+                "Your security key's answer was not accepted. Use a key you registered for this site."
+            }
+            (Verdict::Replayed, FactorKind::SecurityKey) => {
+                "That took longer than 5 minutes, or the page was sent twice. Use your security key again."
+            }
+            (Verdict::NotEnrolled, FactorKind::SecurityKey) => {
+                "You have no security key registered. Type a one-time password instead."
+            }
+            (Verdict::Invalid, _) => WRONG_CODE,
+            (Verdict::Replayed, _) => {
                 "That one-time password was already used. Wait for the next code, or touch \
                                   your YubiKey again."
             }
-            Verdict::NotEnrolled => {
+            (Verdict::NotEnrolled, _) => {
                 "You have no second factor yet. Set one up from the enrollment e-mail your \
                                      administrator sends you."
             }
@@ -59,6 +68,24 @@ pub struct SecondFactorOutcome {
     pub token: Option<Token>,
 }
 
+/// What a person offers as their second factor.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// A TOTP code, a YubiKey OTP or a recovery code, as typed.
+    Typed(&'a str),
+    /// A security key's answer to the ceremony named by `handle` (see `begin_security_key_check`).
+    SecurityKey { handle: &'a str, response: &'a str },
+}
+
+impl Proof<'_> {
+    fn factor(&self) -> FactorKind {
+        match self {
+            Proof::Typed(typed) => FactorKind::of_typed(typed),
+            Proof::SecurityKey { .. } => FactorKind::SecurityKey,
+        }
+    }
+}
+
 /// Checks what `user` typed against their factors, spending from their budgets (see [`Budgets`]):
 /// a browser known for this user spends its own; any other the user's at its address and the user's
 /// shared one. A success gives its attempt back. `after_password`: the attempt follows a correct password
@@ -70,10 +97,27 @@ pub async fn check_otp<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
     after_password: bool,
 ) -> Result<Checked, Failure> {
-    let factor = FactorKind::of_typed(typed);
+    Ok(check_proof(services, user, Proof::Typed(typed), origin, after_password).await?.0)
+}
+
+/// [`check_otp`] for any [`Proof`], a security key's included: the same budgets, notices and audit. With
+/// a success, a detail for the sign-in record (a YubiKey's public id, a security key's name).
+async fn check_proof<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    proof: Proof<'_>,
+    origin: &Origin,
+    after_password: bool,
+) -> Result<(Checked, String), Failure> {
+    let factor = proof.factor();
     let checked = |verdict| Checked { factor, verdict, retry_after_secs: 0 };
-    if !services.has_working_factor(user).await? && factor != FactorKind::RecoveryCode {
-        return Ok(checked(Verdict::NotEnrolled));
+    let enrolled = match factor {
+        FactorKind::RecoveryCode => true,
+        FactorKind::Totp | FactorKind::Yubikey => services.has_working_factor(user).await?,
+        FactorKind::SecurityKey => !services.store.security_keys_of(user.id).await?.is_empty(),
+    };
+    if !enrolled {
+        return Ok((checked(Verdict::NotEnrolled), String::new()));
     }
     let id = user.id.to_string();
     let budgets = Budgets(if is_known_browser(services, origin, user) {
@@ -88,20 +132,34 @@ pub async fn check_otp<S: Store, M: Mailer, H: PasswordHasher>(
     let spent = match budgets.spend(&services.store, services.now()).await {
         Ok(spent) => spent,
         Err(Failure::Throttled(seconds)) => {
-            return Ok(Checked { factor, verdict: Verdict::Throttled, retry_after_secs: seconds });
+            return Ok((Checked { factor, verdict: Verdict::Throttled, retry_after_secs: seconds }, String::new()));
         }
         Err(failure) => return Err(failure),
     };
-    let verdict = match factor {
-        FactorKind::Totp => match Code::parse(typed.trim()) {
-            Ok(code) => check_totp(services, user, code).await?,
-            Err(_) => Verdict::Invalid,
+    let mut detail = String::new();
+    let verdict = match proof {
+        Proof::Typed(typed) => match factor {
+            FactorKind::Totp => match Code::parse(typed.trim()) {
+                Ok(code) => check_totp(services, user, code).await?,
+                Err(_) => Verdict::Invalid,
+            },
+            FactorKind::Yubikey => match YubikeyOtp::parse(typed.trim()) {
+                Ok(otp) => {
+                    detail = otp.public_id().as_str().to_owned();
+                    check_yubikey(services, user, &otp).await?
+                }
+                Err(_) => Verdict::Invalid,
+            },
+            FactorKind::RecoveryCode | FactorKind::SecurityKey => {
+                check_recovery_code(services, user, typed).await?
+            }
         },
-        FactorKind::Yubikey => match YubikeyOtp::parse(typed.trim()) {
-            Ok(otp) => check_yubikey(services, user, &otp).await?,
-            Err(_) => Verdict::Invalid,
-        },
-        FactorKind::RecoveryCode => check_recovery_code(services, user, typed).await?,
+        Proof::SecurityKey { handle, response } => {
+            let (verdict, name) =
+                super::security_keys::check_security_key(services, user, handle, response, origin).await?;
+            detail = name.map(|name| name.as_str().to_owned()).unwrap_or_default();
+            verdict
+        }
     };
     if verdict == Verdict::Ok {
         budgets.give_back(&services.store).await?;
@@ -128,7 +186,7 @@ pub async fn check_otp<S: Store, M: Mailer, H: PasswordHasher>(
             services.mailer.send_later(mails::wrong_codes(&user.email, attempts)).await?;
         }
     }
-    Ok(checked(verdict))
+    Ok((checked(verdict), detail))
 }
 
 /// The second step of a login, and the step-up before a sensitive change: one field that takes a TOTP code,
@@ -137,23 +195,16 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     session: &Session,
     user: &User,
-    typed: &str,
+    proof: Proof<'_>,
     origin: &Origin,
 ) -> Result<SecondFactorOutcome, Failure> {
     let after_password = session.stage == Stage::PasswordOnly;
-    let checked = check_otp(services, user, typed, origin, after_password).await?;
+    let (checked, detail) = check_proof(services, user, proof, origin, after_password).await?;
     if checked.verdict != Verdict::Ok {
         return Ok(SecondFactorOutcome { checked, token: None });
     }
     let token = super::auth::complete_session(services, session).await?;
     if after_password {
-        let detail = match checked.factor {
-            FactorKind::Yubikey => {
-                YubikeyOtp::parse(typed.trim()).map(|otp| otp.public_id().as_str().to_owned())
-            }
-            _ => Ok(String::new()),
-        };
-        let detail = detail.unwrap_or_default();
         super::auth::record_sign_in(services, user, origin, checked.factor.as_str(), detail).await?;
     }
     Ok(SecondFactorOutcome { checked, token: Some(token) })

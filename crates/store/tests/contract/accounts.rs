@@ -42,7 +42,7 @@ async fn admins_configure_and_activate_two_factor_authentication(db: &TestDb) {
     let store = &db.store;
     let (admin, _) = crate::harness::account_with_user(store, "config").await;
     let policy = DisablePolicy::parse("Call Jane at +45 12 34 56 78").unwrap();
-    let methods = Methods { totp: true, yubikey: true };
+    let methods = Methods { totp: true, yubikey: true, webauthn: true };
     store.update_two_factor_settings(admin.account_id, methods, &policy).await.unwrap();
     let activation = Activation { by: admin.id, at: UnixTime(NOW.0 + 60) };
     store.set_activation(admin.account_id, Some(activation)).await.unwrap();

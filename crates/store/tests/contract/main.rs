@@ -39,6 +39,7 @@ mod disable;
 mod factors;
 mod invitations;
 mod sealed;
+mod security_keys;
 mod sessions;
 mod throttle;
 mod tls;

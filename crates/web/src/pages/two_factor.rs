@@ -126,6 +126,8 @@ pub struct SettingsForm {
     totp: Option<String>,
     #[serde(default)]
     yubikey: Option<String>,
+    #[serde(default)]
+    webauthn: Option<String>,
     policy: String,
 }
 
@@ -135,7 +137,11 @@ pub async fn save_settings<S: Store, M: Mailer>(
     Member(visitor): Member,
     SessionForm { form, .. }: SessionForm<SettingsForm>,
 ) -> AppResult<Response> {
-    let methods = Methods { totp: form.totp.is_some(), yubikey: form.yubikey.is_some() };
+    let methods = Methods {
+        totp: form.totp.is_some(),
+        yubikey: form.yubikey.is_some(),
+        webauthn: form.webauthn.is_some(),
+    };
     let saved = usecase::configure_two_factor(
         &state.services,
         &visitor.user,
