@@ -326,11 +326,14 @@ function keywardEnv(dataDir, extra = {}) {
 async function startServer(dir, dataDir, smtpPort) {
   if (!fs.existsSync(KEYWARD)) fail(`${KEYWARD} does not exist: run \`cargo build -p keyward\` first`);
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  // WebAuthn accepts `localhost` as a relying party id, never an IP address: the browser reaches
+  // Keyward at localhost, which is also its public URL.
+  const base = `http://localhost:${port}`;
   serverLog = path.join(dir, 'server.log');
   const out = fs.openSync(serverLog, 'a');
   const env = keywardEnv(dataDir, {
     KEYWARD_LISTEN: `127.0.0.1:${port}`,
+    KEYWARD_PUBLIC_URL: base,
     // Plain text to loopback only: see crates/mail's SMTP URL table. Without it: the outbox folder.
     ...(smtpPort ? { KEYWARD_SMTP_URL: `smtp://127.0.0.1:${smtpPort}?tls=none` } : {}),
   });
@@ -340,7 +343,7 @@ async function startServer(dir, dataDir, smtpPort) {
   for (;;) {
     if (server.exitCode !== null) fail(`keyward serve exited with ${server.exitCode}:\n${tail(serverLog, 30)}`);
     try {
-      const response = await fetch(`${base}/healthz`);
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
       if (response.ok) break;
     } catch {
       // not listening yet
@@ -731,13 +734,15 @@ async function story(browser, base, env, dir) {
     await shot(admin, 'two-factor-settings');
   });
 
-  await step('the admin chooses TOTP and YubiKey, writes the policy and saves', async () => {
+  await step('the admin chooses TOTP, YubiKey and security keys, writes the policy and saves', async () => {
     await admin.getByRole('checkbox', { name: 'TOTP apps on your smartphone', exact: true }).check();
     await admin.getByRole('checkbox', { name: 'YubiKey', exact: true }).check();
+    await admin.getByRole('checkbox', { name: 'Security keys and passkeys', exact: true }).check();
     await fill(admin, 'Policy for disabling two-factor authentication', POLICY);
     await submit(admin, 'Save changes');
     await expectVisible(link(admin, 'TOTP'), 'a tab "TOTP" after choosing TOTP');
     await expectVisible(link(admin, 'YubiKey'), 'a tab "YubiKey" after choosing YubiKey');
+    await expectVisible(link(admin, 'Security keys'), 'a tab "Security keys" after choosing security keys');
     const policy = field(admin, 'Policy for disabling two-factor authentication');
     if ((await policy.inputValue()) !== POLICY) note('the saved policy is not shown back as it was written');
     await expectVisible(link(admin, 'Activate'), 'the link "Activate" at the top once the methods and the policy are saved');
@@ -996,13 +1001,49 @@ async function story(browser, base, env, dir) {
     await expectVisible(heading(desk, 'My security'), 'My security');
     await fill(desk, 'Password', CAROL.password);
     await submit(desk, 'Continue');
-    const secret = await secretFromQr(desk, dir);
-    const totp = await freshTotp(secret);
+    CAROL.secret = await secretFromQr(desk, dir);
+    const totp = await freshTotp(CAROL.secret);
     await typeOtp(desk, totp.code, 'Verify');
     totp.used();
     await expectVisible(heading(desk, 'Your recovery codes'), 'her recovery codes');
     await click(link(desk, 'Continue'), 'the link "Continue"');
     if (await desk.getByText('days left to set up', { exact: false }).count()) fail('the banner is still shown after enrolling');
+    await logOut(desk, CAROL);
+  });
+
+  await step('Carol registers a security key on My security and logs in with it', async () => {
+    // Chrome's virtual authenticator stands in for a USB security key with a PIN.
+    const cdp = await desk.context().newCDPSession(desk);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    await logInWithPassword(desk, base, CAROL);
+    await expectSecondStep(desk, CAROL);
+    if (await button(desk, 'Use your security key').count()) fail('"Use your security key" is offered before Carol has one');
+    const totp = await freshTotp(CAROL.secret);
+    await typeOtp(desk, totp.code);
+    totp.used();
+    await expectLoggedIn(desk, CAROL);
+    await goto(desk, `${base}/account/security`, 'My security');
+    await expectVisible(heading(desk, 'Register a security key or passkey'), 'a section "Register a security key or passkey"');
+    await fill(desk, 'Name of the key', 'Blue YubiKey');
+    await shot(desk, 'security-key-register');
+    await submit(desk, 'Register security key');
+    await expectVisible(desk.getByText('The security key “Blue YubiKey” is registered.', { exact: true }), 'the notice that the key is registered');
+    await expectVisible(desk.getByRole('cell', { name: 'Security key "Blue YubiKey"', exact: true }), 'the key among her factors');
+    await shot(desk, 'security-key-registered');
+    await logOut(desk, CAROL);
+
+    await logInWithPassword(desk, base, CAROL);
+    await expectVisible(button(desk, 'Use your security key'), 'a button "Use your security key" at the second step');
+    await expectVisible(field(desk, 'One-time password'), 'the code field beside it, for her app and recovery codes');
+    await shot(desk, 'security-key-login');
+    await submit(desk, 'Use your security key');
+    await expectLoggedIn(desk, CAROL);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    if (credentials.length !== 1 || credentials[0].signCount < 1) fail(`the virtual authenticator holds ${JSON.stringify(credentials)}`);
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
     await logOut(desk, CAROL);
   });
 

@@ -45,6 +45,14 @@ pub struct Methods {
     pub webauthn: bool,
 }
 
+impl Methods {
+    /// Whether users enroll from an e-mailed link: to set up an app or register a security key (YubiKeys
+    /// are registered by an admin's touch instead).
+    pub fn enroll_by_link(&self) -> bool {
+        self.totp || self.webauthn
+    }
+}
+
 /// Who turned two-factor authentication on, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Activation {

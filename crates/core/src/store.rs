@@ -508,7 +508,8 @@ pub trait SecurityKeyStore {
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<SecurityKey>> + Send;
     /// The user's keys, oldest first.
-    fn security_keys_of(&self, user_id: UserId) -> impl Future<Output = StoreResult<Vec<SecurityKey>>> + Send;
+    fn security_keys_of(&self, user_id: UserId)
+    -> impl Future<Output = StoreResult<Vec<SecurityKey>>> + Send;
     /// Records a use at `now` with signature counter `counter`, only if it is above the stored one (or
     /// both are 0: an authenticator that keeps no counter): true for exactly one of any number of
     /// concurrent callers with the same counter.
@@ -519,7 +520,11 @@ pub trait SecurityKeyStore {
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Removes one of the user's keys; false when it is not theirs.
-    fn remove_security_key(&self, user_id: UserId, id: FactorId) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn remove_security_key(
+        &self,
+        user_id: UserId,
+        id: FactorId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Keeps a ceremony's state under the hash of its handle until `expires_at` (and drops expired ones).
     fn insert_ceremony(
         &self,

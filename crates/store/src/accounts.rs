@@ -104,8 +104,7 @@ impl AccountStore for SqlStore {
         methods: Methods,
         policy: &DisablePolicy,
     ) -> StoreResult<()> {
-        let sql =
-            "UPDATE accounts SET totp_enabled = $1, yubikey_enabled = $2, webauthn_enabled = $3, disable_policy = $4 \
+        let sql = "UPDATE accounts SET totp_enabled = $1, yubikey_enabled = $2, webauthn_enabled = $3, disable_policy = $4 \
              WHERE id = $5";
         let updated = with_pool!(self, pool => {
             sqlx::query(sql)

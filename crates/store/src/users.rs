@@ -5,10 +5,10 @@ use keyward_core::ids::{AccountId, UserId};
 use keyward_core::password::PasswordHash;
 use std::collections::HashMap;
 
+use keyward_core::factor::SecurityKeyName;
 use keyward_core::invitation::Purpose;
 use keyward_core::store::{FactorSummary, StoreError, StoreResult, UserStore, UsersPage};
 use keyward_core::user::{Email, Role, User};
-use keyward_core::factor::SecurityKeyName;
 use keyward_core::yubico::PublicId;
 
 use crate::{SqlStore, backend, seconds, time, unique, with_pool};

@@ -12,6 +12,15 @@ pub const STYLE_PATH: &str = "/static/style.css";
 /// The stylesheet, as built into the binary.
 pub const STYLE_CSS: &str = include_str!("../static/style.css");
 
+/// The path the security-key script is served at: the only script Keyward has.
+pub const WEBAUTHN_PATH: &str = "/static/webauthn.js";
+
+/// The script, as built into the binary; pages with a security-key form load it.
+pub const WEBAUTHN_JS: &str = include_str!("../static/webauthn.js");
+
+/// FNV-1a (64 bit) of the script, as for the stylesheet.
+pub const WEBAUTHN_VERSION: u64 = fnv1a(WEBAUTHN_JS.as_bytes());
+
 /// FNV-1a (64 bit) of the stylesheet: a cache-busting version, not a security measure.
 pub const STYLE_VERSION: u64 = fnv1a(STYLE_CSS.as_bytes());
 
@@ -34,6 +43,17 @@ pub async fn style_css() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, ASSET_CACHE_CONTROL)],
         STYLE_CSS,
+    )
+}
+
+/// `GET /static/webauthn.js`.
+pub async fn webauthn_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, ASSET_CACHE_CONTROL),
+        ],
+        WEBAUTHN_JS,
     )
 }
 

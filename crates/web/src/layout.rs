@@ -44,6 +44,11 @@ impl Layout {
     pub fn style_version(&self) -> String {
         crate::assets::STYLE_VERSION.to_string()
     }
+
+    /// The security-key script's content hash, for its URL likewise.
+    pub fn script_version(&self) -> String {
+        crate::assets::WEBAUTHN_VERSION.to_string()
+    }
 }
 
 /// The signed-in person as the layout shows them.

@@ -27,7 +27,7 @@ pub mod request_id;
 pub mod session;
 
 use hasher::BlockingHasher;
-use pages::{account, api_clients, auth, enroll, security, support, two_factor, wsapi};
+use pages::{account, api_clients, auth, enroll, security, security_keys, support, two_factor, wsapi};
 use session::CookiePolicy;
 
 /// What the handlers need from the process around them.
@@ -83,6 +83,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/login", get(auth::login_page::<S, M>).post(auth::log_in::<S, M>))
         .route("/login/otp", get(auth::otp_page_get::<S, M>).post(auth::otp_submit::<S, M>))
         .route(support::LOST_PATH, get(support::lost_page::<S, M>).post(support::lost::<S, M>))
+        .route(security_keys::LOGIN_OPTIONS_PATH, post(security_keys::login_options::<S, M>))
         .route("/step-up", get(auth::step_up_page::<S, M>).post(auth::step_up_submit::<S, M>))
         .route("/logout", post(auth::log_out::<S, M>))
         .route("/password/forgot", get(auth::forgot_page::<S, M>).post(auth::forgot::<S, M>))
@@ -98,6 +99,9 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/account/security/recovery-codes", post(security::new_recovery_codes::<S, M>))
         .route("/account/security/app", post(security::my_app::<S, M>))
         .route("/account/security/yubikey", post(security::my_yubikey::<S, M>))
+        .route(security_keys::MINE_PATH, post(security_keys::register_mine::<S, M>))
+        .route(security_keys::MINE_OPTIONS_PATH, post(security_keys::mine_options::<S, M>))
+        .route(security_keys::MINE_REMOVE_PATH, post(security_keys::remove_mine::<S, M>))
         .route("/account/security/forget-browsers", post(security::forget_browsers::<S, M>))
         .route("/account/security/app/verify", post(security::my_app_verify::<S, M>))
         .route(layout::AUDIT_LOG_PATH, get(security::audit_log::<S, M>))
@@ -119,6 +123,10 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         )
         .route("/account/two-factor/yubikey/remove", post(two_factor::remove_yubikey::<S, M>))
         .route(
+            two_factor::SECURITY_KEYS,
+            get(two_factor::security_keys::<S, M>).post(two_factor::send_enrollment_for_keys::<S, M>),
+        )
+        .route(
             "/account/two-factor/activate",
             get(two_factor::activate_page::<S, M>).post(two_factor::activate::<S, M>),
         )
@@ -133,6 +141,8 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/enroll/{token}", get(enroll::enroll_page::<S, M>))
         .route("/enroll/{token}/password", post(enroll::enroll_password::<S, M>))
         .route("/enroll/{token}/verify", post(enroll::enroll_verify::<S, M>))
+        .route("/enroll/{token}/security-key", post(security_keys::enroll::<S, M>))
+        .route("/enroll/{token}/security-key/options", post(security_keys::enroll_options::<S, M>))
         .route(layout::SUPPORT_PATH, get(support::home::<S, M>))
         .route(
             guard::SUPPORT_LOGIN_PATH,
@@ -151,6 +161,7 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
         .route("/readyz", get(readyz::<S, M>))
         .merge(metrics_route)
         .route(assets::STYLE_PATH, get(assets::style_css))
+        .route(assets::WEBAUTHN_PATH, get(assets::webauthn_js))
         // Layers wrap only the routes added above them: keep new routes above this line. The last
         // added is the outermost: the request id and its span surround everything, so a panic caught
         // below it is logged with the id and answered with the 500 page that shows it.

@@ -92,7 +92,8 @@ pub async fn confirm_enrollment_password<S: Store, M: Mailer, H: PasswordHasher>
         return Err(Failure::Refused(OWED_FACTOR.into()));
     }
     let session = services.store.find_session(&outcome.token.hash()).await?.ok_or(Failure::NotFound)?;
-    let proven = super::prove_second_factor(services, &session, &page.user, super::Proof::Typed(otp), origin).await?;
+    let proven =
+        super::prove_second_factor(services, &session, &page.user, super::Proof::Typed(otp), origin).await?;
     match proven.token {
         Some(token) => Ok(token),
         None => Err(proven.checked.refusal().unwrap_or_else(|| Failure::Refused(OWED_FACTOR.into()))),

@@ -35,7 +35,14 @@ fn notice(to: &Email, subject: &str, lines: &[&str]) -> Message {
 
 /// The enrollment link; `admin` when it goes to one of the account's administrators, who turned it on
 /// (or whose colleague did) rather than being asked by one.
-pub(crate) fn enrollment(to: &Email, account: &str, link: &str, hours: u64, admin: bool) -> Message {
+pub(crate) fn enrollment(
+    to: &Email,
+    account: &str,
+    link: &str,
+    hours: u64,
+    admin: bool,
+    methods: crate::account::Methods,
+) -> Message {
     let why = if admin {
         format!(
             "You are an administrator of {account}, which uses two-factor authentication: set up your own."
@@ -43,16 +50,26 @@ pub(crate) fn enrollment(to: &Email, account: &str, link: &str, hours: u64, admi
     } else {
         format!("Your administrator at {account} has turned on two-factor authentication.")
     };
+    let how = match (methods.totp, methods.webauthn) {
+        (true, false) => {
+            "Open the link below on your computer, with your phone ready: the page shows a QR code to scan \
+             with Google Authenticator, Authy or another authenticator app. Then type the first one-time \
+             password and click Verify."
+        }
+        (false, _) => {
+            "Open the link below on your computer, with your security key plugged in (or your phone or \
+             computer's passkey ready), and register it."
+        }
+        (true, true) => {
+            "Open the link below on your computer: scan its QR code with Google Authenticator, Authy or \
+             another authenticator app and type the first one-time password, or register a security key or \
+             passkey."
+        }
+    };
     with_link(
         to,
         &format!("Set up two-factor authentication for {account}"),
-        &[
-            &why,
-            "Open the link below on your computer, with your phone ready: the page shows a QR code to scan with \
-             Google Authenticator, Authy or another authenticator app. Then type the first one-time password \
-             and click Verify.",
-            &format!("The link works once and for {hours} hours."),
-        ],
+        &[&why, how, &format!("The link works once and for {hours} hours.")],
         link,
         "Set up two-factor authentication",
         "If you did not expect this e-mail, tell your administrator.",

@@ -9,6 +9,7 @@
 use super::enrollment::{EnrollmentPage, may_bind, recovery_codes};
 use super::two_factor::{require_fresh_second_factor, tell_admins};
 use super::{Failure, Origin, Services, actor, mails};
+use crate::UnixTime;
 use crate::factor::{CEREMONY_SECS, SecurityKey, SecurityKeyName};
 use crate::mail::Mailer;
 use crate::ports::{PasswordHasher, WebAuthnError};
@@ -17,7 +18,6 @@ use crate::store::{Store, StoreError};
 use crate::token::{Token, TokenHash};
 use crate::user::User;
 use crate::verdict::Verdict;
-use crate::UnixTime;
 
 const REGISTER: &str = "register";
 const AUTHENTICATE: &str = "authenticate";
@@ -123,7 +123,8 @@ async fn finish_registration<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<KeyRegistered, Failure> {
     let name = SecurityKeyName::parse(ceremony.name)?;
     let first = !services.has_working_factor(user).await?;
-    let state = take(services, user, REGISTER, ceremony.handle).await?.ok_or(Failure::Refused(STALE.into()))?;
+    let state =
+        take(services, user, REGISTER, ceremony.handle).await?.ok_or(Failure::Refused(STALE.into()))?;
     let credential =
         services.webauthn.finish_registration(&state, ceremony.response).map_err(webauthn_failure)?;
     let key = match services.store.insert_security_key(user.id, &name, &credential, services.now()).await {
@@ -144,7 +145,14 @@ async fn finish_registration<S: Store, M: Mailer, H: PasswordHasher>(
     services.mailer.send_later(mails::security_key_added(&user.email, name.as_str())).await?;
     let detail = format!("key {}: {}", key.id, name.as_str());
     services
-        .audit(user.account_id, &actor(user), format!("user:{}", user.id), "security_key.registered", origin, detail)
+        .audit(
+            user.account_id,
+            &actor(user),
+            format!("user:{}", user.id),
+            "security_key.registered",
+            origin,
+            detail,
+        )
         .await?;
     Ok(KeyRegistered { key, recovery_codes, token })
 }
@@ -227,7 +235,10 @@ pub async fn remove_own_security_key<S: Store, M: Mailer, H: PasswordHasher>(
     }
     services.store.delete_sessions_of(user.id, Some(&session.id_hash)).await?;
     services.store.forget_browsers(user.id).await?;
-    services.mailer.send_later(mails::factor_changed(&user.email, "A security key was removed from your Keyward login.")).await?;
+    services
+        .mailer
+        .send_later(mails::factor_changed(&user.email, "A security key was removed from your Keyward login."))
+        .await?;
     services
         .audit(
             user.account_id,
@@ -248,7 +259,9 @@ pub async fn begin_security_key_check<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<CeremonyStarted, Failure> {
     let keys = services.store.security_keys_of(user.id).await?;
     if keys.is_empty() {
-        return Err(Failure::Refused("You have no security key registered. Type a one-time password.".into()));
+        return Err(Failure::Refused(
+            "You have no security key registered. Type a one-time password.".into(),
+        ));
     }
     let stored: Vec<String> = keys.into_iter().map(|key| key.stored).collect();
     let ceremony = services.webauthn.start_authentication(&stored).map_err(webauthn_failure)?;
@@ -302,7 +315,8 @@ async fn counter_regressed<S: Store, M: Mailer, H: PasswordHasher>(
     let name = key.name.as_str();
     services.mailer.send_later(mails::security_key_counter_regressed(&user.email, &user.email, name)).await?;
     if let Some(account) = services.store.find_account(user.account_id).await? {
-        tell_admins(services, &account, |to| mails::security_key_counter_regressed(to, &user.email, name)).await?;
+        tell_admins(services, &account, |to| mails::security_key_counter_regressed(to, &user.email, name))
+            .await?;
     }
     let detail = format!("key {}: {name}, counter at {}", key.id, key.counter);
     services

@@ -52,7 +52,9 @@ pub async fn configure_two_factor<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<Account, Failure> {
     require_admin(admin)?;
     if !methods.totp && !methods.yubikey && !methods.webauthn {
-        return Err(Failure::Refused("Choose at least one method: TOTP apps, YubiKey, security keys and passkeys.".into()));
+        return Err(Failure::Refused(
+            "Choose at least one method: TOTP apps, YubiKey, security keys and passkeys.".into(),
+        ));
     }
     let policy = DisablePolicy::parse(policy)?;
     let account = account_of(services, admin).await?;
@@ -103,8 +105,10 @@ pub(crate) async fn send_enrollment_as<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<usize, Failure> {
     let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
-    if !account.methods.totp {
-        return Err(Failure::Refused("Turn on \"TOTP apps on your smartphone\" first.".into()));
+    if !account.methods.enroll_by_link() {
+        return Err(Failure::Refused(
+            "Turn on \"TOTP apps on your smartphone\" or \"Security keys and passkeys\" first.".into(),
+        ));
     }
     let users = match recipients {
         Recipients::One(id) => vec![user_in_account(services, account_id, id).await?],
@@ -141,6 +145,7 @@ pub(crate) async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
             &link,
             lifetime / 3600,
             user.role == crate::user::Role::Admin,
+            account.methods,
         ))
         .await?;
     Ok(())
@@ -284,7 +289,7 @@ pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
     let without = activation_preview(services, admin).await?;
     services.store.set_activation(account.id, Some(Activation { by: admin.id, at: services.now() })).await?;
     services.store.set_enroll_by(account.id, deadline).await?;
-    if account.methods.totp {
+    if account.methods.enroll_by_link() {
         for user in &without {
             email_enrollment(services, &account, user).await?;
         }
@@ -433,7 +438,7 @@ pub async fn send_enrollment_reminders<S: Store, M: Mailer, H: PasswordHasher>(
             if services.has_working_factor(&user).await? {
                 continue;
             }
-            let link = if account.methods.totp {
+            let link = if account.methods.enroll_by_link() {
                 let lifetime = services.settings.enrollment_link_secs;
                 Some(send_link(services, &user, Purpose::Enrollment, lifetime).await?)
             } else {

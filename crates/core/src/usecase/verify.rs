@@ -132,7 +132,10 @@ async fn check_proof<S: Store, M: Mailer, H: PasswordHasher>(
     let spent = match budgets.spend(&services.store, services.now()).await {
         Ok(spent) => spent,
         Err(Failure::Throttled(seconds)) => {
-            return Ok((Checked { factor, verdict: Verdict::Throttled, retry_after_secs: seconds }, String::new()));
+            return Ok((
+                Checked { factor, verdict: Verdict::Throttled, retry_after_secs: seconds },
+                String::new(),
+            ));
         }
         Err(failure) => return Err(failure),
     };

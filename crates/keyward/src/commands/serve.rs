@@ -17,6 +17,7 @@ use keyward_store::SqlStore;
 use keyward_web::AppState;
 use keyward_web::hasher::BlockingHasher;
 use keyward_web::metrics::{CountingMailer, Metrics};
+use keyward_webauthn::RelyingParty;
 
 use crate::adapters;
 use crate::config::{Config, LogFormat};
@@ -146,6 +147,7 @@ pub(crate) fn services(
         },
         clock: Arc::new(adapters::SystemClock),
         cloud: yubicloud(config, &entropy)?,
+        webauthn: Arc::new(RelyingParty::for_public_url(&config.public_url, &config.issuer)),
         entropy,
     })
 }

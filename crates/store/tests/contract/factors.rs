@@ -165,7 +165,8 @@ async fn an_accounts_factors_are_summarised_in_a_constant_number_of_queries(db: 
     );
     let admin_link = FactorSummary { invitation: Some((NOW, later)), ..FactorSummary::default() };
     assert_eq!(summary[0].1, admin_link, "no factor; an open enrollment link");
-    let users = FactorSummary { app: true, yubikeys: vec![key], recovery_codes: 2, ..FactorSummary::default() };
+    let users =
+        FactorSummary { app: true, yubikeys: vec![key], recovery_codes: 2, ..FactorSummary::default() };
     assert_eq!(summary[1].1, users, "a pending app does not count");
     assert!(summary[1].1.has_factor() && !summary[0].1.has_factor());
     let expired = store.account_factors(admin.account_id, later).await.unwrap();

@@ -68,7 +68,11 @@ async fn a_ceremony_is_taken_once_by_its_user_before_it_expires(db: &TestDb) {
     let handle = TokenHash([9; 32]);
     store.insert_ceremony(&handle, user.id, "login", "{\"state\":1}", expires).await.unwrap();
     assert_eq!(store.take_ceremony(&handle, admin.id, "login", NOW).await.unwrap(), None, "another user");
-    assert_eq!(store.take_ceremony(&handle, user.id, "register", NOW).await.unwrap(), None, "another purpose");
+    assert_eq!(
+        store.take_ceremony(&handle, user.id, "register", NOW).await.unwrap(),
+        None,
+        "another purpose"
+    );
     assert_eq!(
         store.take_ceremony(&handle, user.id, "login", NOW).await.unwrap().as_deref(),
         Some("{\"state\":1}")

@@ -37,7 +37,7 @@ impl UserRow {
             TwoFactorStatus::Invited { at, expires } => {
                 format!("enrollment link sent on {}, expires {}", at.date(), expires.date())
             }
-            TwoFactorStatus::Enrolled { totp, yubikeys, recovery_codes } => {
+            TwoFactorStatus::Enrolled { totp, yubikeys, security_keys, recovery_codes } => {
                 let mut factors = Vec::new();
                 if *totp {
                     factors.push("app".to_owned());
@@ -46,6 +46,12 @@ impl UserRow {
                     0 => {}
                     1 => factors.push("YubiKey".to_owned()),
                     n => factors.push(format!("{n} YubiKeys")),
+                }
+                let names = security_keys.iter().map(|name| format!("\u{201c}{}\u{201d}", name.as_str()));
+                match security_keys.len() {
+                    0 => {}
+                    1 => factors.push(format!("security key {}", names.collect::<String>())),
+                    _ => factors.push(format!("security keys {}", names.collect::<Vec<_>>().join(", "))),
                 }
                 let codes = match recovery_codes {
                     1 => "1 recovery code left".to_owned(),

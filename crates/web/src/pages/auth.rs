@@ -73,6 +73,8 @@ struct OtpPage {
     lost: bool,
     /// "Remember this browser for N days" (0: not offered).
     remember_days: u8,
+    /// The person has a security key: "Use your security key" beside the code field.
+    security_key: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -339,6 +341,7 @@ fn otp_page(
     next: String,
     operator: bool,
     remember_days: u8,
+    security_key: bool,
 ) -> OtpPage {
     if step_up {
         OtpPage {
@@ -351,6 +354,7 @@ fn otp_page(
             next,
             lost: false,
             remember_days: 0,
+            security_key,
         }
     } else {
         OtpPage {
@@ -363,6 +367,7 @@ fn otp_page(
             next,
             lost: !operator,
             remember_days,
+            security_key,
         }
     }
 }
@@ -383,13 +388,20 @@ pub async fn otp_page_get<S: Store, M: Mailer>(
     let csrf = crate::session::csrf_token(&token);
     let operator = user.role == Role::Operator;
     let days = usecase::remember_days_offered(&state.services, &user).await?;
-    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator, days)
+    let key = has_security_key(&state, &user).await?;
+    Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator, days, key)
         .into_response())
 }
 
 #[derive(Deserialize)]
 pub struct OtpForm {
+    #[serde(default)]
     otp: String,
+    /// With "Use your security key": the ceremony's handle and the browser's assertion (JSON).
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    credential: String,
     #[serde(default)]
     next: String,
     /// "Remember this browser" ticked.
@@ -407,12 +419,22 @@ pub async fn otp_submit<S: Store, M: Mailer>(
 
 /// The step-up page before a sensitive change.
 pub async fn step_up_page<S: Store, M: Mailer>(
-    _: State<SharedState<S, M>>,
+    State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
     Query(query): Query<NextQuery>,
 ) -> AppResult<Response> {
+    let key = has_security_key(&state, &visitor.user).await?;
     let layout = visitor.layout("Confirm it is you", "/step-up");
-    Ok(otp_page(layout, visitor.csrf(), true, safe_next(&query.next).to_owned(), false, 0).into_response())
+    let next = safe_next(&query.next).to_owned();
+    Ok(otp_page(layout, visitor.csrf(), true, next, false, 0, key).into_response())
+}
+
+/// Whether the person has a security key to offer beside the code field.
+async fn has_security_key<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    user: &keyward_core::user::User,
+) -> AppResult<bool> {
+    Ok(!state.services.store.security_keys_of(user.id).await?.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -441,7 +463,12 @@ async fn prove<S: Store, M: Mailer>(
         return Err(AppError::Unauthenticated);
     }
     let operator = user.role == Role::Operator;
-    let proven = usecase::prove_second_factor(&state.services, &session, &user, &form.otp, &origin).await?;
+    let proof = if form.credential.is_empty() {
+        usecase::Proof::Typed(&form.otp)
+    } else {
+        usecase::Proof::SecurityKey { handle: &form.handle, response: &form.credential }
+    };
+    let proven = usecase::prove_second_factor(&state.services, &session, &user, proof, &origin).await?;
     state.metrics.record_otp(proven.checked.factor, proven.checked.verdict);
     if proven.checked.verdict == Verdict::Throttled {
         state.metrics.record_throttled(ThrottleBudget::Otp);
@@ -485,6 +512,7 @@ async fn prove<S: Store, M: Mailer>(
             let csrf = crate::session::csrf_token(&token);
             let days =
                 if step_up { 0 } else { usecase::remember_days_offered(&state.services, &user).await? };
+            let key = has_security_key(&state, &user).await?;
             let layout = if step_up {
                 Visitor { session, user, token, grace_days_left: None }
                     .layout("Confirm it is you", "/step-up")
@@ -492,7 +520,8 @@ async fn prove<S: Store, M: Mailer>(
                 Layout::public("One-time password")
             }
             .with_notice(notice);
-            let page = otp_page(layout, csrf, step_up, safe_next(&form.next).to_owned(), operator, days);
+            let next = safe_next(&form.next).to_owned();
+            let page = otp_page(layout, csrf, step_up, next, operator, days, key);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

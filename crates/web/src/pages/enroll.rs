@@ -40,6 +40,11 @@ pub(crate) struct QrStep {
     pub secret: String,
     /// Where a YubiKey touch may be posted instead (an operator's first set-up), if anywhere.
     pub yubikey_action: Option<&'static str>,
+    /// A security key may be registered instead (the enrollment link, where the account allows it):
+    /// the form posts to `register_action` after webauthn.js fetched `register_options`.
+    pub security_key: bool,
+    pub register_action: String,
+    pub register_options: String,
 }
 
 /// New recovery codes, shown once, and where to continue.
@@ -68,27 +73,35 @@ impl RecoveryCodes {
 
 const TITLE: &str = "Set up two-factor authentication";
 
-async fn qr_step<S: Store, M: Mailer>(
+/// The page after the password: the app's QR code where the account uses apps, the security key's
+/// registration where it uses those.
+pub(crate) async fn qr_step<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     page: &EnrollmentPage,
     session_token: &Token,
-    link: String,
+    link: &str,
     notice: Option<Notice>,
 ) -> AppResult<QrStep> {
-    let secret = usecase::begin_enrollment(&state.services, page).await?;
-    let qr_svg = crate::qr::qr_svg(&secret.uri.to_string()).map_err(AppError::internal)?;
+    let (qr_svg, secret) = if page.account.methods.totp {
+        let secret = usecase::begin_enrollment(&state.services, page).await?;
+        (crate::qr::qr_svg(&secret.uri.to_string()).map_err(AppError::internal)?, secret.grouped)
+    } else {
+        (String::new(), String::new())
+    };
     let mut layout = Layout::public(TITLE);
     if let Some(notice) = notice {
         layout = layout.with_notice(notice);
     }
-    let action = format!("/enroll/{link}/verify");
     Ok(QrStep {
         layout,
         csrf: csrf_token(session_token),
-        action,
+        action: format!("/enroll/{link}/verify"),
         qr_svg,
-        secret: secret.grouped,
+        secret,
         yubikey_action: None,
+        security_key: page.account.methods.webauthn,
+        register_action: format!("/enroll/{link}/security-key"),
+        register_options: format!("/enroll/{link}/security-key/options"),
     })
 }
 
@@ -117,7 +130,7 @@ fn password_step<S: Store, M: Mailer>(
 
 /// The session behind the cookie, if it may bind a factor for the link's user: theirs, and with their
 /// current factor freshly proven when they have one.
-async fn session_of_user<S: Store, M: Mailer>(
+pub(crate) async fn session_of_user<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     token: Option<SessionToken>,
     page: &EnrollmentPage,
@@ -138,7 +151,7 @@ pub async fn enroll_page<S: Store, M: Mailer>(
     let page = usecase::open_enrollment(&state.services, &Token::from_presented(&link)).await?;
     match session_of_user(&state, token, &page).await? {
         Some((_, session_token)) => {
-            Ok(qr_step(&state, &page, &session_token, link, None).await?.into_response())
+            Ok(qr_step(&state, &page, &session_token, &link, None).await?.into_response())
         }
         None => Ok(password_step(&state, &headers, &page, link, None)),
     }
@@ -163,7 +176,7 @@ pub async fn enroll_password<S: Store, M: Mailer>(
         .await
     {
         Ok(session_token) => {
-            let step = qr_step(&state, &page, &session_token, link, None).await?;
+            let step = qr_step(&state, &page, &session_token, &link, None).await?;
             Ok((state.cookies.start_session(&session_token), step).into_response())
         }
         Err(failure) => {
@@ -199,7 +212,7 @@ pub async fn enroll_verify<S: Store, M: Mailer>(
         }
         Err(failure) => {
             let notice = notice_or_error(failure)?;
-            let step = qr_step(&state, &page, &session_token, link, Some(notice)).await?;
+            let step = qr_step(&state, &page, &session_token, &link, Some(notice)).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, step).into_response())
         }
     }

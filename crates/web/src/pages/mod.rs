@@ -6,6 +6,7 @@ pub mod api_clients;
 pub mod auth;
 pub mod enroll;
 pub mod security;
+pub mod security_keys;
 pub mod support;
 pub mod two_factor;
 pub mod wsapi;

@@ -22,7 +22,7 @@ use crate::session::SessionForm;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/security.html")]
-struct SecurityPage {
+pub(crate) struct SecurityPage {
     layout: crate::layout::Layout,
     csrf: String,
     email: String,
@@ -34,8 +34,12 @@ struct SecurityPage {
     apps: bool,
     /// The account uses YubiKeys.
     yubikeys: bool,
-    /// (name, added, last used) of each factor.
-    factors: Vec<(String, String, String)>,
+    /// The account uses security keys and passkeys.
+    security_key: bool,
+    register_action: &'static str,
+    register_options: &'static str,
+    /// (name, added, last used, the id of a security key to remove) of each factor.
+    factors: Vec<(String, String, String, Option<i64>)>,
     /// (when, address, how) of the latest sign-ins.
     sign_ins: Vec<(String, String, &'static str)>,
     /// The account allows "Remember this browser".
@@ -50,7 +54,7 @@ pub async fn my_security<S: Store, M: Mailer>(
     Ok(render(&state, &visitor, None).await?.into_response())
 }
 
-async fn render<S: Store, M: Mailer>(
+pub(crate) async fn render<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     visitor: &Visitor,
     notice: Option<Notice>,
@@ -72,13 +76,16 @@ async fn render<S: Store, M: Mailer>(
         has_factor,
         apps: mine.methods.totp,
         yubikeys: mine.methods.yubikey,
+        security_key: mine.methods.webauthn,
+        register_action: super::security_keys::MINE_PATH,
+        register_options: super::security_keys::MINE_OPTIONS_PATH,
         factors: mine
             .factors
             .iter()
             .map(|factor| {
                 let added = factor.added.map_or_else(String::new, |at| at.date());
                 let used = factor.last_used.map_or_else(|| "never".to_owned(), |at| at.date_time());
-                (factor.name.clone(), added, used)
+                (factor.name.clone(), added, used, factor.security_key.map(|id| id.0))
             })
             .collect(),
         sign_ins: mine
@@ -112,6 +119,9 @@ pub(crate) fn own_app_qr(
         qr_svg,
         secret: secret.grouped.clone(),
         yubikey_action: None,
+        security_key: false,
+        register_action: String::new(),
+        register_options: String::new(),
     })
 }
 
@@ -216,6 +226,7 @@ fn how(factor: &str) -> &'static str {
         "totp" => "password and app",
         "yubikey" => "password and YubiKey",
         "recovery_code" => "password and recovery code",
+        "security_key" => "password and security key",
         "remembered_browser" => "password, remembered browser",
         _ => "password and second factor",
     }

@@ -352,6 +352,9 @@ async fn setup_step<S: Store, M: Mailer>(
         qr_svg,
         secret: secret.grouped,
         yubikey_action: Some(SETUP_YUBIKEY_PATH),
+        security_key: false,
+        register_action: String::new(),
+        register_options: String::new(),
     })
 }
 

@@ -24,6 +24,8 @@ use crate::session::SessionForm;
 const SETTINGS: &str = "/account/two-factor";
 const TOTP: &str = "/account/two-factor/totp";
 const YUBIKEY: &str = "/account/two-factor/yubikey";
+/// The "Security keys" tab.
+pub const SECURITY_KEYS: &str = "/account/two-factor/security-keys";
 const ACTIVATE: &str = "/account/two-factor/activate";
 const DEACTIVATE: &str = "/account/two-factor/deactivate";
 
@@ -48,7 +50,10 @@ struct SettingsPage {
 struct TotpPage {
     layout: Layout,
     csrf: String,
+    /// "totp" or "security-keys": the two tabs that send enrollment e-mails.
     tab: &'static str,
+    /// Where "Send enrollment e-mail" posts (the tab itself).
+    action: &'static str,
     methods: Methods,
     rows: Vec<UserRow>,
 }
@@ -172,19 +177,27 @@ async fn rows<S: Store, M: Mailer>(state: &SharedState<S, M>, visitor: &Visitor)
         .collect())
 }
 
+/// The "TOTP" tab, or with `security_keys` the "Security keys" tab: enrollment e-mails either way.
 async fn totp_page<S: Store, M: Mailer>(
     state: &SharedState<S, M>,
     visitor: &Visitor,
     notice: Option<Notice>,
+    security_keys: bool,
 ) -> AppResult<Response> {
     let account = account(state, visitor).await?;
-    if !account.methods.totp {
+    let (shown, title, tab, action) = if security_keys {
+        (account.methods.webauthn, "Security keys", "security-keys", SECURITY_KEYS)
+    } else {
+        (account.methods.totp, "TOTP", "totp", TOTP)
+    };
+    if !shown {
         return Ok(see_other(SETTINGS));
     }
     Ok(TotpPage {
-        layout: with_notice(visitor.layout("TOTP", TOTP), notice),
+        layout: with_notice(visitor.layout(title, action), notice),
         csrf: visitor.csrf(),
-        tab: "totp",
+        tab,
+        action,
         methods: account.methods,
         rows: rows(state, visitor).await?,
     }
@@ -195,7 +208,25 @@ pub async fn totp<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
 ) -> AppResult<Response> {
-    totp_page(&state, &visitor, None).await
+    totp_page(&state, &visitor, None, false).await
+}
+
+/// The "Security keys" tab: who registered which keys, and enrollment e-mails.
+pub async fn security_keys<S: Store, M: Mailer>(
+    State(state): State<SharedState<S, M>>,
+    Member(visitor): Member,
+) -> AppResult<Response> {
+    totp_page(&state, &visitor, None, true).await
+}
+
+/// "Send enrollment e-mail" on the "Security keys" tab.
+pub async fn send_enrollment_for_keys<S: Store, M: Mailer>(
+    state: State<SharedState<S, M>>,
+    origin: ClientOrigin,
+    member: Member,
+    form: SessionForm<SendForm>,
+) -> AppResult<Response> {
+    send_enrollment_from(state, origin, member, form, true).await
 }
 
 #[derive(Deserialize)]
@@ -204,10 +235,20 @@ pub struct SendForm {
 }
 
 pub async fn send_enrollment<S: Store, M: Mailer>(
+    state: State<SharedState<S, M>>,
+    origin: ClientOrigin,
+    member: Member,
+    form: SessionForm<SendForm>,
+) -> AppResult<Response> {
+    send_enrollment_from(state, origin, member, form, false).await
+}
+
+async fn send_enrollment_from<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     ClientOrigin(origin): ClientOrigin,
     Member(visitor): Member,
     SessionForm { form, .. }: SessionForm<SendForm>,
+    security_keys: bool,
 ) -> AppResult<Response> {
     let recipients = match form.user.as_str() {
         "all" => Recipients::NotEnrolled,
@@ -219,7 +260,7 @@ pub async fn send_enrollment<S: Store, M: Mailer>(
         Ok(count) => Notice::success(format!("{count} enrollment e-mails were sent.")),
         Err(failure) => notice_or_error(failure)?,
     };
-    totp_page(&state, &visitor, Some(notice)).await
+    totp_page(&state, &visitor, Some(notice), security_keys).await
 }
 
 async fn yubikey_page<S: Store, M: Mailer>(

@@ -19,10 +19,14 @@ use keyward_testkit::smtp::SmtpSink;
 use keyward_web::hasher::BlockingHasher;
 use keyward_web::metrics::{CountingMailer, Metrics};
 use keyward_web::{AppState, app};
+use keyward_webauthn::RelyingParty;
 use tower::ServiceExt;
 
 /// 2026-11-28T10:00:00Z, at the start of a TOTP step.
 pub const START: u64 = 1_795_860_000;
+/// Where the test app is reached: links in its e-mails start with it, and it is the relying party of
+/// security keys.
+pub const PUBLIC_URL: &str = "http://localhost";
 
 /// A clock the test sets.
 #[derive(Default)]
@@ -110,10 +114,11 @@ async fn spawn(name: &str, cloud: Option<Arc<dyn CloudValidator>>, backend: Back
         mailer: CountingMailer::new(AnyMailer::Smtp(mailer), Arc::clone(&metrics)),
         hasher: BlockingHasher::new(entropy.clone()),
         keys: KeyRing::parse(&keys.to_text()).unwrap(),
-        settings: Settings { public_url: "http://keyward.test".into(), ..Settings::default() },
+        settings: Settings { public_url: PUBLIC_URL.into(), ..Settings::default() },
         clock: clock.clone(),
         entropy,
         cloud,
+        webauthn: Arc::new(RelyingParty::for_public_url(PUBLIC_URL, "Keyward")),
     };
     let mut state = AppState::new(services);
     state.metrics = metrics;
@@ -159,10 +164,11 @@ impl TestApp {
             mailer: AnyMailer::Smtp(mailer),
             hasher: BlockingHasher::new(entropy.clone()),
             keys: KeyRing::parse(&self.keys.to_text()).unwrap(),
-            settings: Settings { public_url: "http://keyward.test".into(), ..Settings::default() },
+            settings: Settings { public_url: PUBLIC_URL.into(), ..Settings::default() },
             clock: self.clock.clone(),
             entropy,
             cloud: None,
+            webauthn: Arc::new(RelyingParty::for_public_url(PUBLIC_URL, "Keyward")),
         }
     }
 
@@ -170,7 +176,7 @@ impl TestApp {
     pub async fn add_operator(&self, email: &str) -> String {
         let seed = email.bytes().fold(1000u64, |seed, b| seed.wrapping_mul(31).wrapping_add(u64::from(b)));
         let link = keyward_core::usecase::add_operator(&self.services(seed), email).await.unwrap();
-        link.strip_prefix("http://keyward.test").unwrap().to_owned()
+        link.strip_prefix(PUBLIC_URL).unwrap().to_owned()
     }
 
     pub fn advance(&self, seconds: u64) {
@@ -192,7 +198,7 @@ impl TestApp {
         for message in self.sink.messages() {
             if message["rcpt_tos"].as_array().unwrap().iter().any(|r| r == to) {
                 let content = message["content"].as_str().unwrap().replace("=\r\n", "").replace("=3D", "=");
-                for part in content.split("http://keyward.test").skip(1) {
+                for part in content.split(PUBLIC_URL).skip(1) {
                     let path: String =
                         part.chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
                     links.push(path);

@@ -13,5 +13,6 @@ mod rebinding;
 mod rollout;
 mod routes;
 mod security;
+mod security_keys;
 mod story;
 mod support;
