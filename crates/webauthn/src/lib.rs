@@ -51,6 +51,22 @@ fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> WebAuthnError + '_ {
     move |error| WebAuthnError::Corrupt(format!("{what}: {error}"))
 }
 
+/// The registration options without the credProtect extension, which the library asks for only
+/// opportunistically (not enforced): Chromium refuses the whole ceremony ("Requested protection policy is
+/// inconsistent") when a credential protection policy comes with a discoverable credential that is not
+/// required. Without it the authenticator applies its own default; the ceremony's checks are unchanged.
+fn without_cred_protect(options: &str) -> Result<String, WebAuthnError> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(options).map_err(|error| WebAuthnError::Corrupt(error.to_string()))?;
+    if let Some(extensions) =
+        value.pointer_mut("/publicKey/extensions").and_then(serde_json::Value::as_object_mut)
+    {
+        extensions.remove("credentialProtectionPolicy");
+        extensions.remove("enforceCredentialProtectionPolicy");
+    }
+    to_json(&value)
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, WebAuthnError> {
     serde_json::to_string(value).map_err(|error| WebAuthnError::Corrupt(error.to_string()))
 }
@@ -74,7 +90,7 @@ impl WebAuthn for RelyingParty {
                 None,
             )
             .map_err(refused)?;
-        Ok(Ceremony { options: to_json(&options)?, state: to_json(&state)? })
+        Ok(Ceremony { options: without_cred_protect(&to_json(&options)?)?, state: to_json(&state)? })
     }
 
     fn finish_registration(&self, state: &str, response: &str) -> Result<NewCredential, WebAuthnError> {
@@ -189,6 +205,7 @@ mod tests {
         assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "preferred");
         assert_eq!(options["publicKey"]["attestation"], "none");
         assert_eq!(options["publicKey"]["excludeCredentials"].as_array().map(Vec::len), Some(1));
+        assert!(options["publicKey"]["extensions"].get("credentialProtectionPolicy").is_none());
 
         let mut counters = Vec::new();
         for _ in 0..2 {
