@@ -64,7 +64,13 @@ fn resolve(path: &str) -> &str {
         "metrics::PATH" => keyward_web::metrics::PATH,
         "wsapi::VERIFY_PATH" => keyward_web::pages::wsapi::VERIFY_PATH,
         "assets::STYLE_PATH" => keyward_web::assets::STYLE_PATH,
-        other => panic!("the router posts to {other}: name its value in tests/http/csrf.rs"),
+        "assets::WEBAUTHN_PATH" => keyward_web::assets::WEBAUTHN_PATH,
+        "two_factor::SECURITY_KEYS" => keyward_web::pages::two_factor::SECURITY_KEYS,
+        "security_keys::LOGIN_OPTIONS_PATH" => keyward_web::pages::security_keys::LOGIN_OPTIONS_PATH,
+        "security_keys::MINE_PATH" => keyward_web::pages::security_keys::MINE_PATH,
+        "security_keys::MINE_OPTIONS_PATH" => keyward_web::pages::security_keys::MINE_OPTIONS_PATH,
+        "security_keys::MINE_REMOVE_PATH" => keyward_web::pages::security_keys::MINE_REMOVE_PATH,
+        other => panic!("the router routes {other}: name its value in tests/http/routes.rs"),
     }
 }
 
