@@ -22,15 +22,8 @@ pub struct Message {
 #[error("the e-mail could not be sent")]
 pub struct MailError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
-/// Sends e-mail.
+/// Sends e-mail. Use cases do not call it: they queue messages in the outbox with their change, and the
+/// delivery worker (`usecase::deliver_mail`) sends them through this port.
 pub trait Mailer: Send + Sync {
-    /// Sends a message the person is waiting for (a link they asked for); a failure is theirs to know.
     fn send(&self, message: &Message) -> impl Future<Output = Result<(), MailError>> + Send;
-
-    /// Sends a notice (an alert, "your factor changed") whose delivery neither the answer nor its timing
-    /// may depend on. By default it is sent at once; a server's mailer delivers it after the answer and
-    /// logs a failure.
-    fn send_later(&self, message: Message) -> impl Future<Output = Result<(), MailError>> + Send {
-        async move { self.send(&message).await }
-    }
 }

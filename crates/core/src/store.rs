@@ -16,6 +16,7 @@ use crate::disable::{Approval, Decision, DisableRequest};
 use crate::factor::{RecoveryCode, SecurityKey, SecurityKeyName, TotpFactor, Yubikey};
 use crate::ids::{AccountId, ApiClientId, DisableRequestId, FactorId, InvitationId, UserId};
 use crate::invitation::{Invitation, Purpose};
+use crate::mail::Message;
 use crate::otp::TotpParams;
 use crate::password::PasswordHash;
 use crate::ports::NewCredential;
@@ -545,6 +546,49 @@ pub trait SecurityKeyStore {
     ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
 }
 
+/// E-mail waiting to be delivered, written in the same transaction as the change it tells of.
+pub trait OutboxStore {
+    fn enqueue_mail(&self, message: &Message, now: UnixTime) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Claims the oldest message due at `now` that no worker holds, until `lease_until` (a worker that
+    /// dies lets it go then), counting the attempt: one conditional update, so of any number of workers on
+    /// any number of nodes one gets each message.
+    fn claim_mail(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> impl Future<Output = StoreResult<Option<QueuedMail>>> + Send;
+    /// Delivered: never sent again.
+    fn mail_delivered(&self, id: i64, now: UnixTime) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Not delivered: due again at `retry_at`, or, with `None`, given up on (kept for the admins to see).
+    fn mail_not_delivered(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<UnixTime>,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Messages given up on to the users of `account`, newest first.
+    fn undelivered_mail(
+        &self,
+        account: AccountId,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<QueuedMail>>> + Send;
+    /// How many messages wait to be delivered, and how many were given up on, in all.
+    fn outbox_counts(&self) -> impl Future<Output = StoreResult<(u64, u64)>> + Send;
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub message: Message,
+    /// Attempts so far, the current one included once claimed.
+    pub attempts: u32,
+    pub created_at: UnixTime,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
 pub trait HealthStore {
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
@@ -562,6 +606,7 @@ pub trait Store:
     + AuditStore
     + SealedSecretStore
     + SecurityKeyStore
+    + OutboxStore
     + HealthStore
     + Send
     + Sync
@@ -580,6 +625,7 @@ impl<T> Store for T where
         + AuditStore
         + SealedSecretStore
         + SecurityKeyStore
+        + OutboxStore
         + HealthStore
         + Send
         + Sync

@@ -12,6 +12,7 @@ mod clients;
 mod disable;
 mod factors;
 mod invitations;
+mod outbox;
 mod sealed;
 mod security_keys;
 mod sessions;

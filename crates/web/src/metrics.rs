@@ -71,15 +71,19 @@ impl LoginResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailResult {
     Sent,
+    /// One attempt failed (it is tried again, or given up).
     Failed,
+    /// The last attempt failed: the message stays undelivered, shown to the account's admins.
+    GivenUp,
 }
 
 impl MailResult {
-    const ALL: [MailResult; 2] = [MailResult::Sent, MailResult::Failed];
+    const ALL: [MailResult; 3] = [MailResult::Sent, MailResult::Failed, MailResult::GivenUp];
     fn label(self) -> &'static str {
         match self {
             MailResult::Sent => "sent",
             MailResult::Failed => "failed",
+            MailResult::GivenUp => "given_up",
         }
     }
 }
@@ -247,6 +251,11 @@ impl Metrics {
         self.logins.get_or_create(&LoginLabel { result }).inc();
     }
 
+    /// Records the messages the delivery worker gave up on.
+    pub fn record_given_up(&self, count: u64) {
+        self.emails.get_or_create(&MailLabel { result: MailResult::GivenUp }).inc_by(count);
+    }
+
     /// Records one e-mail handed to the mailer.
     pub fn record_email(&self, result: MailResult) {
         self.emails.get_or_create(&MailLabel { result }).inc();
@@ -287,39 +296,23 @@ pub async fn track(
     response
 }
 
-/// A [`Mailer`] that counts what it sends and what fails, around the real one, and sends notices
-/// ([`Mailer::send_later`]) on a task of their own, after the answer.
+/// A [`Mailer`] that counts each attempt to send, and each failure, around the real one.
 pub struct CountingMailer<M> {
-    inner: Arc<M>,
+    inner: M,
     metrics: Arc<Metrics>,
 }
 
 impl<M> CountingMailer<M> {
     pub fn new(inner: M, metrics: Arc<Metrics>) -> CountingMailer<M> {
-        CountingMailer { inner: Arc::new(inner), metrics }
+        CountingMailer { inner, metrics }
     }
 }
 
-async fn send_counted<M: Mailer>(inner: &M, metrics: &Metrics, message: &Message) -> Result<(), MailError> {
-    let sent = inner.send(message).await;
-    metrics.record_email(if sent.is_ok() { MailResult::Sent } else { MailResult::Failed });
-    sent
-}
-
-impl<M: Mailer + 'static> Mailer for CountingMailer<M> {
+impl<M: Mailer> Mailer for CountingMailer<M> {
     async fn send(&self, message: &Message) -> Result<(), MailError> {
-        send_counted(&*self.inner, &self.metrics, message).await
-    }
-
-    async fn send_later(&self, message: Message) -> Result<(), MailError> {
-        let (inner, metrics) = (Arc::clone(&self.inner), Arc::clone(&self.metrics));
-        tokio::spawn(async move {
-            if let Err(error) = send_counted(&*inner, &metrics, &message).await {
-                let cause = crate::errors::cause_chain(&error);
-                tracing::error!(subject = %message.subject, %cause, "a notice could not be sent");
-            }
-        });
-        Ok(())
+        let sent = self.inner.send(message).await;
+        self.metrics.record_email(if sent.is_ok() { MailResult::Sent } else { MailResult::Failed });
+        sent
     }
 }
 

@@ -246,8 +246,7 @@ pub async fn log_in<S: Store, M: Mailer, H: PasswordHasher>(
                 if throttle::admit(&services.store, &alert, ThrottlePolicy::ALERT, now).await?.is_admitted() {
                     let attempts = spent.iter().map(|state| state.attempts).max().unwrap_or_default();
                     services
-                        .mailer
-                        .send_later(mails::wrong_passwords(&user.email, attempts, address(origin)))
+                        .queue_mail(mails::wrong_passwords(&user.email, attempts, address(origin)))
                         .await?;
                 }
             }

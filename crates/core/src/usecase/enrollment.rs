@@ -196,7 +196,7 @@ pub(crate) async fn bind_totp<S: Store, M: Mailer, H: PasswordHasher>(
     } else {
         "An authenticator app was added to your Keyward login."
     };
-    services.mailer.send_later(mails::factor_changed(&user.email, change)).await?;
+    services.queue_mail(mails::factor_changed(&user.email, change)).await?;
     let detail = format!("factor {}, replacing {replaced}", factor.id);
     services.audit(user.account_id, by, format!("user:{}", user.id), "totp.enrolled", origin, detail).await?;
     Ok(recovery_codes)

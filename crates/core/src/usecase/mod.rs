@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod delivery;
 mod enrollment;
 mod mails;
 mod people;
@@ -26,6 +27,7 @@ pub use auth::{
     CurrentSession, Door, KNOWN_BROWSER_SECS, LoginOutcome, current_session, known_browser_mark, log_in,
     log_out, remember_days_offered, remember_this_browser,
 };
+pub use delivery::{Delivery, MAIL_ATTEMPTS, deliver_mail, undelivered_mail};
 pub use enrollment::{
     Enrolled, EnrollmentPage, EnrollmentSecret, begin_enrollment, confirm_enrollment_password,
     finish_enrollment, may_bind, open_enrollment,
@@ -147,6 +149,13 @@ impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
 }
 
 impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
+    /// Queues an e-mail in the outbox, with the change it tells of: the answer never waits for a mail
+    /// server, and a mail server that fails loses nothing ([`deliver_mail`] sends it, with retries).
+    pub(crate) async fn queue_mail(&self, message: crate::mail::Message) -> Result<(), Failure> {
+        self.store.enqueue_mail(&message, self.now()).await?;
+        Ok(())
+    }
+
     /// Whether the user can prove a second factor today: a confirmed app, a registered YubiKey or a
     /// security key. While they can, binding another factor asks for it first.
     pub(crate) async fn has_working_factor(&self, user: &User) -> Result<bool, Failure> {

@@ -173,14 +173,14 @@ pub(crate) async fn add_user_as<S: Store, M: Mailer, H: PasswordHasher>(
             if existing.account_id == account_id {
                 return Err(Failure::Refused(format!("{email} is already a user of this account.")));
             }
-            services.mailer.send_later(mails::already_elsewhere(&email, account.name.as_str())).await?;
+            services.queue_mail(mails::already_elsewhere(&email, account.name.as_str())).await?;
             return Ok(email);
         }
         Err(error) => return Err(error.into()),
     };
     let link =
         send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
-    services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
+    services.queue_mail(mails::set_password(&user.email, account.name.as_str(), &link)).await?;
     services
         .audit(
             account_id,
@@ -213,7 +213,7 @@ pub async fn resend_password_link<S: Store, M: Mailer, H: PasswordHasher>(
     let account = services.store.find_account(admin.account_id).await?.ok_or(Failure::NotFound)?;
     let link =
         send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
-    services.mailer.send(&mails::set_password(&user.email, account.name.as_str(), &link)).await?;
+    services.queue_mail(mails::set_password(&user.email, account.name.as_str(), &link)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
     services.audit(account.id, &actor(admin), target, "password_link.sent", origin, String::new()).await?;
     Ok(user.email)
@@ -235,7 +235,7 @@ pub async fn forgot_password<S: Store, M: Mailer, H: PasswordHasher>(
     if let Some(user) = services.store.find_user_by_email(&email).await? {
         let link =
             send_link(services, &user, Purpose::ResetPassword, services.settings.password_link_secs).await?;
-        services.mailer.send(&mails::reset_password(&user.email, &link)).await?;
+        services.queue_mail(mails::reset_password(&user.email, &link)).await?;
     }
     Ok(())
 }
@@ -275,7 +275,7 @@ pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
         // Whoever reset it may only hold the mailbox: no link sent before (a first-password link, an
         // enrollment link) works after a reset, and the owner hears of it.
         services.store.void_open_invitations(link.user.id, services.now()).await?;
-        services.mailer.send_later(mails::password_changed(&link.user.email)).await?;
+        services.queue_mail(mails::password_changed(&link.user.email)).await?;
     }
     let action = if reset { "password.reset" } else { "password.set" };
     services

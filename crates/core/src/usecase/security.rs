@@ -299,7 +299,7 @@ pub async fn regenerate_recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(
     }
     let (codes, hashes) = recovery_codes(services);
     services.store.replace_recovery_codes(user.id, &hashes).await?;
-    services.mailer.send_later(mails::recovery_codes_replaced(&user.email)).await?;
+    services.queue_mail(mails::recovery_codes_replaced(&user.email)).await?;
     let target = format!("user:{}", user.id);
     services
         .audit(user.account_id, &actor(user), target, "recovery_codes.regenerated", origin, String::new())

@@ -142,7 +142,7 @@ async fn finish_registration<S: Store, M: Mailer, H: PasswordHasher>(
         None
     };
     let token = super::auth::complete_session(services, session).await?;
-    services.mailer.send_later(mails::security_key_added(&user.email, name.as_str())).await?;
+    services.queue_mail(mails::security_key_added(&user.email, name.as_str())).await?;
     let detail = format!("key {}: {}", key.id, name.as_str());
     services
         .audit(
@@ -236,8 +236,7 @@ pub async fn remove_own_security_key<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.delete_sessions_of(user.id, Some(&session.id_hash)).await?;
     services.store.forget_browsers(user.id).await?;
     services
-        .mailer
-        .send_later(mails::factor_changed(&user.email, "A security key was removed from your Keyward login."))
+        .queue_mail(mails::factor_changed(&user.email, "A security key was removed from your Keyward login."))
         .await?;
     services
         .audit(
@@ -313,7 +312,7 @@ async fn counter_regressed<S: Store, M: Mailer, H: PasswordHasher>(
     origin: &Origin,
 ) -> Result<(), Failure> {
     let name = key.name.as_str();
-    services.mailer.send_later(mails::security_key_counter_regressed(&user.email, &user.email, name)).await?;
+    services.queue_mail(mails::security_key_counter_regressed(&user.email, &user.email, name)).await?;
     if let Some(account) = services.store.find_account(user.account_id).await? {
         tell_admins(services, &account, |to| mails::security_key_counter_regressed(to, &user.email, name))
             .await?;

@@ -72,7 +72,7 @@ pub async fn send_sign_up_mail<S: Store, M: Mailer, H: PasswordHasher>(
         let link = format!("{base}/signup/{}", pending.token);
         mails::confirm_sign_up(&pending.email, pending.account_name.as_str(), &link)
     };
-    services.mailer.send(&message).await?;
+    services.queue_mail(message).await?;
     Ok(())
 }
 

@@ -324,7 +324,7 @@ async fn open_request<S: Store, M: Mailer, H: PasswordHasher>(
         return Ok(open);
     }
     let request = services.store.insert_disable_request(user.id, by.id, reason, contact, now).await?;
-    services.mailer.send_later(mails::disable_request_opened(&user.email, contact)).await?;
+    services.queue_mail(mails::disable_request_opened(&user.email, contact)).await?;
     tell_admins(services, &account, |to| mails::disable_request_opened_admin(to, &user.email, reason))
         .await?;
     let detail = format!("request {}: {reason} (contact: {contact})", request.id);
@@ -447,7 +447,7 @@ pub async fn deny_request<S: Store, M: Mailer, H: PasswordHasher>(
             format!("request {id}: {why}"),
         )
         .await?;
-    services.mailer.send_later(mails::disable_request_denied(&user.email, &user.email, &why)).await?;
+    services.queue_mail(mails::disable_request_denied(&user.email, &user.email, &why)).await?;
     tell_admins(services, account, |to| mails::disable_request_denied(to, &user.email, &why)).await?;
     Ok(())
 }
@@ -465,7 +465,7 @@ pub(crate) async fn reset_factors_of<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.delete_sessions_of(user.id, None).await?;
     services.store.forget_browsers(user.id).await?;
     services.store.void_open_invitations(user.id, services.now()).await?;
-    services.mailer.send_later(mails::factors_reset(&user.email, account.methods.totp)).await?;
+    services.queue_mail(mails::factors_reset(&user.email, account.methods.totp)).await?;
     if account.methods.totp {
         email_enrollment(services, account, user).await?;
     }

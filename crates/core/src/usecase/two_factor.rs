@@ -138,8 +138,7 @@ pub(crate) async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     let lifetime = services.settings.enrollment_link_secs;
     let link = send_link(services, user, Purpose::Enrollment, lifetime).await?;
     services
-        .mailer
-        .send(&mails::enrollment(
+        .queue_mail(mails::enrollment(
             &user.email,
             account.name.as_str(),
             &link,
@@ -202,7 +201,7 @@ pub(crate) async fn register_yubikey_as<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.delete_sessions_of(user.id, keep).await?;
     services.store.forget_browsers(user.id).await?;
     let change = format!("The YubiKey {} was registered to your login.", key.public_id.as_str());
-    services.mailer.send_later(mails::factor_changed(&user.email, &change)).await?;
+    services.queue_mail(mails::factor_changed(&user.email, &change)).await?;
     let target = format!("user:{}:{}", user.id, user.email);
     services
         .audit(account_id, by, target, "yubikey.registered", origin, key.public_id.as_str().to_owned())
@@ -228,7 +227,7 @@ pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     services.store.delete_sessions_of(owner.id, keep).await?;
     services.store.forget_browsers(owner.id).await?;
     let change = format!("Your administrator removed the YubiKey {} from your login.", public_id.as_str());
-    services.mailer.send_later(mails::factor_changed(&owner.email, &change)).await?;
+    services.queue_mail(mails::factor_changed(&owner.email, &change)).await?;
     let target = format!("user:{}:{}", owner.id, owner.email);
     services
         .audit(
@@ -356,7 +355,7 @@ pub(crate) async fn tell_admins<S: Store, M: Mailer, H: PasswordHasher>(
 ) -> Result<(), Failure> {
     for admin in services.store.list_users(account.id).await? {
         if admin.role == crate::user::Role::Admin {
-            services.mailer.send_later(message(&admin.email)).await?;
+            services.queue_mail(message(&admin.email)).await?;
         }
     }
     Ok(())
@@ -452,7 +451,7 @@ pub async fn send_enrollment_reminders<S: Store, M: Mailer, H: PasswordHasher>(
                 &last_day(deadline),
                 link,
             );
-            services.mailer.send(&message).await?;
+            services.queue_mail(message).await?;
             sent += 1;
         }
     }

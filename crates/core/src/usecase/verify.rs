@@ -180,13 +180,13 @@ async fn check_proof<S: Store, M: Mailer, H: PasswordHasher>(
                     format!("{remaining} left"),
                 )
                 .await?;
-            services.mailer.send_later(mails::recovery_code_used(&user.email, remaining)).await?;
+            services.queue_mail(mails::recovery_code_used(&user.email, remaining)).await?;
         }
     } else if after_password {
         // The count of the user's shared budget (or of their known browser's own).
         let attempts = spent.last().map_or(0, |state| state.attempts);
         if attempts == ALERT_AFTER_WRONG_CODES {
-            services.mailer.send_later(mails::wrong_codes(&user.email, attempts)).await?;
+            services.queue_mail(mails::wrong_codes(&user.email, attempts)).await?;
         }
     }
     Ok((checked(verdict), detail))

@@ -47,6 +47,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(backend = store.backend_name(), master_key = %key_source, "database ready");
     let metrics = Arc::new(Metrics::default());
     tokio::spawn(send_reminders(services(&config, store.clone(), keys.clone(), Arc::clone(&metrics))?));
+    tokio::spawn(deliver_mail(
+        services(&config, store.clone(), keys.clone(), Arc::clone(&metrics))?,
+        Arc::clone(&metrics),
+    ));
     let services = services(&config, store.clone(), keys, Arc::clone(&metrics))?;
     let mut state = AppState::new(services);
     state.metrics = Arc::clone(&metrics);
@@ -116,6 +120,41 @@ async fn send_reminders(services: Services<SqlStore, CountingMailer<AnyMailer>, 
                 tracing::error!(%cause, "enrollment reminders failed");
             }
         }
+    }
+}
+
+/// How often the outbox is looked at when it was empty: an e-mail leaves at most this long after its
+/// change was committed (on any node).
+const DELIVERY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Delivers the outbox, on every node: each message is claimed once in the database.
+async fn deliver_mail(
+    services: Services<SqlStore, CountingMailer<AnyMailer>, BlockingHasher>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        match keyward_core::usecase::deliver_mail(&services, 100).await {
+            Ok(delivery) => {
+                if delivery.given_up > 0 {
+                    metrics.record_given_up(delivery.given_up);
+                    tracing::error!(
+                        given_up = delivery.given_up,
+                        "e-mails given up after their last attempt"
+                    );
+                }
+                if delivery.retried > 0 {
+                    tracing::warn!(retried = delivery.retried, "e-mails not delivered, tried again later");
+                }
+                if delivery.delivered + delivery.retried + delivery.given_up >= 100 {
+                    continue;
+                }
+            }
+            Err(failure) => {
+                let cause = keyward_web::errors::cause_chain(&failure);
+                tracing::error!(%cause, "the outbox could not be read");
+            }
+        }
+        tokio::time::sleep(DELIVERY_INTERVAL).await;
     }
 }
 

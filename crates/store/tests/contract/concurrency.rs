@@ -57,6 +57,41 @@ async fn one_of_64_concurrent_uses_of_a_yubikey_otp_wins(db: &TestDb) {
     assert_eq!(wins, 1);
 }
 
+async fn each_of_32_queued_messages_is_claimed_by_exactly_one_of_64_workers(db: &TestDb) {
+    use keyward_core::store::OutboxStore;
+    for n in 0..32 {
+        let message = keyward_core::mail::Message {
+            to: keyward_core::user::Email::parse(&format!("m{n}@example.com")).unwrap(),
+            subject: format!("message {n}"),
+            text: String::new(),
+            html: String::new(),
+            links: Vec::new(),
+        };
+        db.store.enqueue_mail(&message, NOW).await.unwrap();
+    }
+    let nodes = [db.store.clone(), db.another_node().await];
+    let claimed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lease = keyward_core::UnixTime(NOW.0 + 120);
+    let got = race(nodes, |node| {
+        let claimed = Arc::clone(&claimed);
+        async move {
+            // Each worker claims until it finds nothing free.
+            let mut any = false;
+            while let Some(mail) = node.claim_mail(NOW, lease).await.unwrap() {
+                claimed.lock().unwrap().push(mail.id);
+                any = true;
+            }
+            any
+        }
+    })
+    .await;
+    let mut ids = claimed.lock().unwrap().clone();
+    assert_eq!(ids.len(), 32, "every message claimed, none twice ({got} workers got some)");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 32);
+}
+
 async fn every_node_spends_from_one_throttle_budget(db: &TestDb) {
     // 20 free attempts, then an hour's wait: of 64 simultaneous attempts exactly 20 may go ahead.
     let policy = ThrottlePolicy { free: 20, base_wait: 3600, max_wait: 3600, forget_every: 3600 };
@@ -93,6 +128,7 @@ async fn concurrent_audit_appends_form_one_chain(db: &TestDb) {
 }
 
 contract!(
+    each_of_32_queued_messages_is_claimed_by_exactly_one_of_64_workers,
     one_of_64_concurrent_uses_of_a_totp_step_wins,
     one_of_64_concurrent_uses_of_a_yubikey_otp_wins,
     every_node_spends_from_one_throttle_budget,

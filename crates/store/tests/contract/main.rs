@@ -38,6 +38,7 @@ mod concurrency;
 mod disable;
 mod factors;
 mod invitations;
+mod outbox;
 mod sealed;
 mod security_keys;
 mod sessions;

@@ -93,6 +93,8 @@ struct UsersPage {
     not_enrolled_only: bool,
     /// The link to the next page of users, when there is one.
     next: Option<String>,
+    /// E-mails to the account's users given up on: (to, subject, queued on, last error).
+    undelivered: Vec<(String, String, String, String)>,
 }
 
 async fn render<S: Store, M: Mailer>(
@@ -127,6 +129,14 @@ async fn render<S: Store, M: Mailer>(
         rows: page.rows.iter().map(UserRow::from_overview).collect(),
         not_enrolled_only,
         next,
+        undelivered: usecase::undelivered_mail(&state.services, &visitor.user)
+            .await?
+            .into_iter()
+            .map(|mail| {
+                let error = mail.last_error.unwrap_or_default();
+                (mail.message.to.to_string(), mail.message.subject, mail.created_at.date(), error)
+            })
+            .collect(),
     })
 }
 

@@ -35,6 +35,7 @@ async fn call(
         None => request.body(Body::empty()).unwrap(),
     };
     let response = app.router.clone().oneshot(request).await.unwrap();
+    app.deliver_mail().await;
     let status = response.status();
     let content_type = response
         .headers()

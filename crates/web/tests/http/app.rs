@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -68,6 +68,71 @@ pub struct TestApp {
     pub sink: SmtpSink,
     dir: std::path::PathBuf,
     pub backend: Backend,
+    /// Delivers the outbox to the sink: after each request a browser sends, and before `received`.
+    postman: Postman,
+}
+
+/// The outbox's delivery worker, as the server runs it: on a timer (for mail queued after an answer), and
+/// here also right after each request, one pass at a time, so a test reads the mail of a request as soon
+/// as it has the answer.
+#[derive(Clone)]
+pub struct Postman(Arc<Worker>);
+
+/// The worker's services, the lock that makes its passes one at a time, and whether it is stopped.
+pub struct Worker {
+    services: Services<SqlStore, AnyMailer, BlockingHasher>,
+    one_pass: tokio::sync::Mutex<()>,
+    paused: AtomicBool,
+}
+
+impl Postman {
+    fn start(services: Services<SqlStore, AnyMailer, BlockingHasher>) -> Postman {
+        let postman = Postman(Arc::new(Worker {
+            services,
+            one_pass: tokio::sync::Mutex::new(()),
+            paused: AtomicBool::new(false),
+        }));
+        let weak = Arc::downgrade(&postman.0);
+        tokio::spawn(async move {
+            while let Some(postman) = weak.upgrade().map(Postman) {
+                postman.deliver().await;
+                drop(postman);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+        postman
+    }
+
+    async fn deliver(&self) {
+        let _one_pass_at_a_time = self.0.one_pass.lock().await;
+        if self.0.paused.load(Ordering::SeqCst) {
+            return;
+        }
+        keyward_core::usecase::deliver_mail(&self.0.services, 10_000).await.unwrap();
+    }
+}
+
+fn services_over(
+    store: &SqlStore,
+    sink: &SmtpSink,
+    keys: &KeyRing,
+    clock: &Arc<TestClock>,
+    seed: u64,
+) -> Services<SqlStore, AnyMailer, BlockingHasher> {
+    let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy::new(seed));
+    let mailer =
+        SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port), "k@localhost").unwrap();
+    Services {
+        store: store.clone(),
+        mailer: AnyMailer::Smtp(mailer),
+        hasher: BlockingHasher::new(entropy.clone()),
+        keys: KeyRing::parse(&keys.to_text()).unwrap(),
+        settings: Settings { public_url: PUBLIC_URL.into(), ..Settings::default() },
+        clock: clock.clone(),
+        entropy,
+        cloud: None,
+        webauthn: Arc::new(RelyingParty::for_public_url(PUBLIC_URL, "Keyward")),
+    }
 }
 
 pub async fn spawn_app(name: &str) -> Option<TestApp> {
@@ -124,7 +189,8 @@ async fn spawn(name: &str, cloud: Option<Arc<dyn CloudValidator>>, backend: Back
     state.metrics = metrics;
     state.trusted_proxies = keyward_web::proxies::TrustedProxies::parse("10.0.0.0/8").unwrap();
     let router = app(state);
-    Some(TestApp { router, store, clock, keys, sink, dir, backend })
+    let postman = Postman::start(services_over(&store, &sink, &keys, &clock, 0));
+    Some(TestApp { router, store, clock, keys, sink, dir, backend, postman })
 }
 
 impl TestApp {
@@ -155,21 +221,7 @@ impl TestApp {
     /// Services over this app's store, clock and keys, for what runs outside a request (the CLI, the
     /// reminders); `seed` makes its random tokens differ from the app's.
     pub fn services(&self, seed: u64) -> Services<SqlStore, AnyMailer, BlockingHasher> {
-        let entropy: Arc<dyn Entropy> = Arc::new(TestEntropy::new(seed));
-        let mailer =
-            SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}?tls=none", self.sink.port), "k@localhost")
-                .unwrap();
-        Services {
-            store: self.store.clone(),
-            mailer: AnyMailer::Smtp(mailer),
-            hasher: BlockingHasher::new(entropy.clone()),
-            keys: KeyRing::parse(&self.keys.to_text()).unwrap(),
-            settings: Settings { public_url: PUBLIC_URL.into(), ..Settings::default() },
-            clock: self.clock.clone(),
-            entropy,
-            cloud: None,
-            webauthn: Arc::new(RelyingParty::for_public_url(PUBLIC_URL, "Keyward")),
-        }
+        services_over(&self.store, &self.sink, &self.keys, &self.clock, seed)
     }
 
     /// `keyward operator add EMAIL`: the set-up link's path.
@@ -184,7 +236,13 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser { router: self.router.clone(), cookies: HashMap::new(), peer: None, headers: Vec::new() }
+        Browser {
+            router: self.router.clone(),
+            cookies: HashMap::new(),
+            peer: None,
+            headers: Vec::new(),
+            postman: self.postman.clone(),
+        }
     }
 
     /// A browser whose requests come from `address` (as the socket peer).
@@ -211,7 +269,29 @@ impl TestApp {
 
     /// Whether a mail to `to` whose subject contains `subject` arrives within 10 seconds (notices are
     /// sent after the answer).
+    /// Stops (`true`) or restarts the delivery worker, as if no node ran it.
+    pub async fn pause_mail(&self, paused: bool) {
+        let _between_passes = self.postman.0.one_pass.lock().await;
+        self.postman.0.paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Services whose mail server refuses every connection, for a delivery worker that fails.
+    pub fn services_with_mail_down(&self) -> Services<SqlStore, AnyMailer, BlockingHasher> {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut services = self.services(7);
+        services.mailer = AnyMailer::Smtp(
+            SmtpMailer::from_url(&format!("smtp://127.0.0.1:{closed}?tls=none"), "k@localhost").unwrap(),
+        );
+        services
+    }
+
+    /// Delivers what the outbox holds now, as the server's worker would.
+    pub async fn deliver_mail(&self) {
+        self.postman.deliver().await;
+    }
+
     pub async fn received(&self, to: &str, subject: &str) -> bool {
+        self.postman.deliver().await;
         eventually(|| self.subjects_to(to).iter().any(|s| s.contains(subject)).then_some(())).await.is_some()
     }
 
@@ -282,6 +362,7 @@ pub struct Browser {
     cookies: HashMap<String, String>,
     peer: Option<SocketAddr>,
     headers: Vec<(String, String)>,
+    postman: Postman,
 }
 
 impl Browser {
@@ -317,6 +398,7 @@ impl Browser {
             );
         }
         let response = self.router.clone().oneshot(request).await.unwrap();
+        self.postman.deliver().await;
         for value in response.headers().get_all(header::SET_COOKIE) {
             let pair = value.to_str().unwrap().split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();

@@ -9,6 +9,7 @@ mod auth;
 mod cloud;
 mod input;
 mod operations;
+mod outbox;
 mod rebinding;
 mod rollout;
 mod routes;
