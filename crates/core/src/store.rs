@@ -589,6 +589,17 @@ pub struct QueuedMail {
     pub last_error: Option<String>,
 }
 
+/// One transaction around a use case: every store call `work` makes (in this task) is committed together
+/// when it returns `Ok`, and none of it when it returns `Err` (or is dropped). The single-use rules stay
+/// single conditional statements inside it. Work that is already in a unit joins it.
+pub trait UnitOfWork {
+    fn atomically<T, E, F>(&self, work: F) -> impl Future<Output = Result<T, E>> + Send
+    where
+        T: Send,
+        E: From<StoreError> + Send,
+        F: Future<Output = Result<T, E>> + Send;
+}
+
 pub trait HealthStore {
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
@@ -607,6 +618,7 @@ pub trait Store:
     + SealedSecretStore
     + SecurityKeyStore
     + OutboxStore
+    + UnitOfWork
     + HealthStore
     + Send
     + Sync
@@ -626,6 +638,7 @@ impl<T> Store for T where
         + SealedSecretStore
         + SecurityKeyStore
         + OutboxStore
+        + UnitOfWork
         + HealthStore
         + Send
         + Sync

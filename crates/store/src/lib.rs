@@ -17,6 +17,7 @@ mod sealed;
 mod security_keys;
 mod sessions;
 mod throttle;
+mod unit;
 mod users;
 
 use std::str::FromStr;
@@ -40,13 +41,35 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is. The body is written
-/// once and compiled for each backend.
+/// Runs `$body` with `$pool` bound to where this task's statements go: the transaction of the unit of
+/// work the task is in ([`UnitOfWork::atomically`]), or else the store's pool, whichever backend it is.
+/// The body is written once and compiled for each; it names `$pool` once per statement (a transaction's
+/// connection is borrowed mutably) and returns a `StoreResult`.
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.pool {
-            $crate::Pool::Sqlite($pool) => $body,
-            $crate::Pool::Postgres($pool) => $body,
+        match $crate::unit::current() {
+            Some(unit) => {
+                let mut open = unit.lock().await;
+                match open.as_mut() {
+                    Some($crate::unit::Open::Sqlite(tx)) => {
+                        #[allow(unused_imports)]
+                        use sqlx::Connection as _;
+                        let $pool = &mut **tx;
+                        $body
+                    }
+                    Some($crate::unit::Open::Postgres(tx)) => {
+                        #[allow(unused_imports)]
+                        use sqlx::Connection as _;
+                        let $pool = &mut **tx;
+                        $body
+                    }
+                    None => return Err($crate::unit::finished()),
+                }
+            }
+            None => match &$store.pool {
+                $crate::Pool::Sqlite($pool) => $body,
+                $crate::Pool::Postgres($pool) => $body,
+            },
         }
     };
 }
@@ -92,7 +115,10 @@ impl SqlStore {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -83,18 +83,25 @@ impl UserStore for SqlStore {
         password: Option<&PasswordHash>,
         now: UnixTime,
     ) -> StoreResult<User> {
-        let row: UserRow = with_pool!(self, pool => {
-            sqlx::query_as(INSERT_USER)
+        // A taken address is no error to the database, so a unit of work it happens in goes on (on
+        // PostgreSQL a failed statement would abort the whole transaction).
+        let sql = concat!(
+            "INSERT INTO users (account_id, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) ",
+            "ON CONFLICT DO NOTHING RETURNING ",
+            user_columns!()
+        );
+        let row: Option<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(sql)
                 .bind(account_id.0)
                 .bind(email.as_str())
                 .bind(role.as_str())
                 .bind(password.map(PasswordHash::as_str))
                 .bind(seconds(now))
-                .fetch_one(pool)
+                .fetch_optional(pool)
                 .await
                 .map_err(unique("that e-mail address"))?
         });
-        row.into_user()
+        row.ok_or(StoreError::Duplicate("that e-mail address"))?.into_user()
     }
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {

@@ -39,27 +39,34 @@ pub async fn create_api_client<S: Store, M: Mailer, H: PasswordHasher>(
     name: &str,
     origin: &Origin,
 ) -> Result<NewApiClient, Failure> {
-    require_admin(admin)?;
-    // The rules of an account name: 1 to 100 characters that can be typed.
-    let name = AccountName::parse(name).map_err(|_| {
-        Failure::Refused("Name the client in 1 to 100 characters, for example \"Billing app\".".into())
-    })?;
-    let key = Token::generate(32, &mut services.rng());
-    let client = services
-        .store
-        .insert_api_client(admin.account_id, name.as_str(), &key.hash(), services.now())
-        .await?;
     services
-        .audit(
-            admin.account_id,
-            &actor(admin),
-            client_actor(&client),
-            "api_client.created",
-            origin,
-            String::new(),
-        )
-        .await?;
-    Ok(NewApiClient { client, key })
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            // The rules of an account name: 1 to 100 characters that can be typed.
+            let name = AccountName::parse(name).map_err(|_| {
+                Failure::Refused(
+                    "Name the client in 1 to 100 characters, for example \"Billing app\".".into(),
+                )
+            })?;
+            let key = Token::generate(32, &mut services.rng());
+            let client = services
+                .store
+                .insert_api_client(admin.account_id, name.as_str(), &key.hash(), services.now())
+                .await?;
+            services
+                .audit(
+                    admin.account_id,
+                    &actor(admin),
+                    client_actor(&client),
+                    "api_client.created",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(NewApiClient { client, key })
+        })
+        .await
 }
 
 /// The admin's account's API clients.
@@ -78,20 +85,25 @@ pub async fn revoke_api_client<S: Store, M: Mailer, H: PasswordHasher>(
     id: ApiClientId,
     origin: &Origin,
 ) -> Result<(), Failure> {
-    let clients = api_clients(services, admin).await?;
-    let client = clients.into_iter().find(|client| client.id == id).ok_or(Failure::NotFound)?;
-    services.store.delete_api_client(client.id).await?;
     services
-        .audit(
-            admin.account_id,
-            &actor(admin),
-            client_actor(&client),
-            "api_client.revoked",
-            origin,
-            String::new(),
-        )
-        .await?;
-    Ok(())
+        .store
+        .atomically(async {
+            let clients = api_clients(services, admin).await?;
+            let client = clients.into_iter().find(|client| client.id == id).ok_or(Failure::NotFound)?;
+            services.store.delete_api_client(client.id).await?;
+            services
+                .audit(
+                    admin.account_id,
+                    &actor(admin),
+                    client_actor(&client),
+                    "api_client.revoked",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(())
+        })
+        .await
 }
 
 /// The client whose key was presented (`Authorization: Bearer KEY`), if any.
@@ -226,15 +238,22 @@ pub async fn confirm_totp_for_client<S: Store, M: Mailer, H: PasswordHasher>(
     code: &str,
     origin: &Origin,
 ) -> Result<Vec<String>, Failure> {
-    let user = user_in_account(services, client.account_id, user_id).await?;
-    let factors = services.store.totp_factors(user.id).await?;
-    let pending =
-        factors.into_iter().filter(|f| f.confirmed_at.is_none()).max_by_key(|f| (f.created_at, f.id.0));
-    let pending = pending.ok_or_else(|| {
-        Failure::Refused("Start an enrollment first: no app is waiting for its code.".into())
-    })?;
-    accept_first_code(services, &user, &pending, code).await?;
-    bind_totp(services, &user, &pending, &client_actor(client), origin, None).await
+    services
+        .store
+        .atomically(async {
+            let user = user_in_account(services, client.account_id, user_id).await?;
+            let factors = services.store.totp_factors(user.id).await?;
+            let pending = factors
+                .into_iter()
+                .filter(|f| f.confirmed_at.is_none())
+                .max_by_key(|f| (f.created_at, f.id.0));
+            let pending = pending.ok_or_else(|| {
+                Failure::Refused("Start an enrollment first: no app is waiting for its code.".into())
+            })?;
+            accept_first_code(services, &user, &pending, code).await?;
+            bind_totp(services, &user, &pending, &client_actor(client), origin, None).await
+        })
+        .await
 }
 
 /// "Add a Validation Protocol client": an id and a key (shown once) for `ykclient`, `pam_yubico` and the
@@ -245,24 +264,29 @@ pub async fn create_yubico_client<S: Store, M: Mailer, H: PasswordHasher>(
     name: &str,
     origin: &Origin,
 ) -> Result<(YubicoClient, crate::wsapi::ClientKey), Failure> {
-    require_admin(admin)?;
-    let name = AccountName::parse(name).map_err(|_| {
-        Failure::Refused("Name the client in 1 to 100 characters, for example \"VPN\".".into())
-    })?;
-    let (client, key) = add_yubico_client(
-        &services.store,
-        &services.keys,
-        &mut services.rng(),
-        Some(admin.account_id),
-        name.as_str(),
-        services.now(),
-    )
-    .await?;
-    let target = format!("yubico_client:{}", client.id);
     services
-        .audit(admin.account_id, &actor(admin), target, "yubico_client.added", origin, String::new())
-        .await?;
-    Ok((client, key))
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            let name = AccountName::parse(name).map_err(|_| {
+                Failure::Refused("Name the client in 1 to 100 characters, for example \"VPN\".".into())
+            })?;
+            let (client, key) = add_yubico_client(
+                &services.store,
+                &services.keys,
+                &mut services.rng(),
+                Some(admin.account_id),
+                name.as_str(),
+                services.now(),
+            )
+            .await?;
+            let target = format!("yubico_client:{}", client.id);
+            services
+                .audit(admin.account_id, &actor(admin), target, "yubico_client.added", origin, String::new())
+                .await?;
+            Ok((client, key))
+        })
+        .await
 }
 
 /// The account's Validation Protocol clients.
@@ -282,14 +306,26 @@ pub async fn remove_yubico_client<S: Store, M: Mailer, H: PasswordHasher>(
     id: i64,
     origin: &Origin,
 ) -> Result<(), Failure> {
-    let ours = yubico_clients(services, admin).await?.iter().any(|client| client.id == id);
-    if !ours {
-        return Err(Failure::NotFound);
-    }
-    services.store.delete_yubico_client(id).await?;
-    let target = format!("yubico_client:{id}");
     services
-        .audit(admin.account_id, &actor(admin), target, "yubico_client.removed", origin, String::new())
-        .await?;
-    Ok(())
+        .store
+        .atomically(async {
+            let ours = yubico_clients(services, admin).await?.iter().any(|client| client.id == id);
+            if !ours {
+                return Err(Failure::NotFound);
+            }
+            services.store.delete_yubico_client(id).await?;
+            let target = format!("yubico_client:{id}");
+            services
+                .audit(
+                    admin.account_id,
+                    &actor(admin),
+                    target,
+                    "yubico_client.removed",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(())
+        })
+        .await
 }

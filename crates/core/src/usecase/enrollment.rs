@@ -135,22 +135,28 @@ pub async fn finish_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
     typed: &str,
     origin: &Origin,
 ) -> Result<Enrolled, Failure> {
-    if session.user_id != page.user.id {
-        return Err(Failure::Forbidden);
-    }
-    if !may_bind(services, page, session) {
-        return Err(Failure::Refused(OWED_FACTOR.into()));
-    }
-    let now = services.now();
-    let factor = pending_factor(services, page).await?.ok_or(Failure::Refused(EXPIRED.into()))?;
-    accept_first_code(services, &page.user, &factor, typed).await?;
-    if !services.store.close_invitation(page.invitation.id, now).await? {
-        return Err(Failure::Refused(EXPIRED.into()));
-    }
-    let token = super::auth::complete_session(services, session).await?;
-    let recovery_codes =
-        bind_totp(services, &page.user, &factor, &actor(&page.user), origin, Some(&token.hash())).await?;
-    Ok(Enrolled { recovery_codes, token })
+    services
+        .store
+        .atomically(async {
+            if session.user_id != page.user.id {
+                return Err(Failure::Forbidden);
+            }
+            if !may_bind(services, page, session) {
+                return Err(Failure::Refused(OWED_FACTOR.into()));
+            }
+            let now = services.now();
+            let factor = pending_factor(services, page).await?.ok_or(Failure::Refused(EXPIRED.into()))?;
+            accept_first_code(services, &page.user, &factor, typed).await?;
+            if !services.store.close_invitation(page.invitation.id, now).await? {
+                return Err(Failure::Refused(EXPIRED.into()));
+            }
+            let token = super::auth::complete_session(services, session).await?;
+            let recovery_codes =
+                bind_totp(services, &page.user, &factor, &actor(&page.user), origin, Some(&token.hash()))
+                    .await?;
+            Ok(Enrolled { recovery_codes, token })
+        })
+        .await
 }
 
 /// Checks the first code of a pending app and uses its step: the app is confirmed from then on.

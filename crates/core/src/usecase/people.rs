@@ -163,35 +163,43 @@ pub(crate) async fn add_user_as<S: Store, M: Mailer, H: PasswordHasher>(
     email: &str,
     origin: &Origin,
 ) -> Result<Email, Failure> {
-    let email = Email::parse(email)?;
-    let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
-    let inserted = services.store.insert_user(account_id, &email, Role::User, None, services.now()).await;
-    let user = match inserted {
-        Ok(user) => user,
-        Err(StoreError::Duplicate(_)) => {
-            let existing = services.store.find_user_by_email(&email).await?.ok_or(Failure::NotFound)?;
-            if existing.account_id == account_id {
-                return Err(Failure::Refused(format!("{email} is already a user of this account.")));
-            }
-            services.queue_mail(mails::already_elsewhere(&email, account.name.as_str())).await?;
-            return Ok(email);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let link =
-        send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs).await?;
-    services.queue_mail(mails::set_password(&user.email, account.name.as_str(), &link)).await?;
     services
-        .audit(
-            account_id,
-            by,
-            format!("user:{}:{}", user.id, user.email),
-            "user.added",
-            origin,
-            String::new(),
-        )
-        .await?;
-    Ok(user.email)
+        .store
+        .atomically(async {
+            let email = Email::parse(email)?;
+            let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
+            let inserted =
+                services.store.insert_user(account_id, &email, Role::User, None, services.now()).await;
+            let user = match inserted {
+                Ok(user) => user,
+                Err(StoreError::Duplicate(_)) => {
+                    let existing =
+                        services.store.find_user_by_email(&email).await?.ok_or(Failure::NotFound)?;
+                    if existing.account_id == account_id {
+                        return Err(Failure::Refused(format!("{email} is already a user of this account.")));
+                    }
+                    services.queue_mail(mails::already_elsewhere(&email, account.name.as_str())).await?;
+                    return Ok(email);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let link =
+                send_link(services, &user, Purpose::SetPassword, services.settings.enrollment_link_secs)
+                    .await?;
+            services.queue_mail(mails::set_password(&user.email, account.name.as_str(), &link)).await?;
+            services
+                .audit(
+                    account_id,
+                    by,
+                    format!("user:{}:{}", user.id, user.email),
+                    "user.added",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(user.email)
+        })
+        .await
 }
 
 /// "Re-send password link" on Users & Security, for a user who has not chosen a password yet: a new link
@@ -202,6 +210,7 @@ pub async fn resend_password_link<S: Store, M: Mailer, H: PasswordHasher>(
     user_id: crate::ids::UserId,
     origin: &Origin,
 ) -> Result<Email, Failure> {
+    services.store.atomically(async {
     require_admin(admin)?;
     let user = super::two_factor::user_in_account(services, admin.account_id, user_id).await?;
     if user.password_hash.is_some() {
@@ -217,6 +226,8 @@ pub async fn resend_password_link<S: Store, M: Mailer, H: PasswordHasher>(
     let target = format!("user:{}:{}", user.id, user.email);
     services.audit(account.id, &actor(admin), target, "password_link.sent", origin, String::new()).await?;
     Ok(user.email)
+    })
+    .await
 }
 
 /// "Forgot password": e-mails a reset link when the address is known, and answers the same either way.

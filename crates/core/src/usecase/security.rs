@@ -67,17 +67,22 @@ pub async fn finish_own_app<S: Store, M: Mailer, H: PasswordHasher>(
     typed: &str,
     origin: &Origin,
 ) -> Result<Enrolled, Failure> {
-    if services.has_working_factor(user).await? {
-        require_fresh_second_factor(services, session)?;
-    }
-    let factor = own_pending_app(services, user, session)
-        .await?
-        .ok_or_else(|| Failure::Refused("Start again: type your password to get a QR code.".into()))?;
-    accept_first_code(services, user, &factor, typed).await?;
-    let token = super::auth::complete_session(services, session).await?;
-    let recovery_codes =
-        bind_totp(services, user, &factor, &actor(user), origin, Some(&token.hash())).await?;
-    Ok(Enrolled { recovery_codes, token })
+    services
+        .store
+        .atomically(async {
+            if services.has_working_factor(user).await? {
+                require_fresh_second_factor(services, session)?;
+            }
+            let factor = own_pending_app(services, user, session).await?.ok_or_else(|| {
+                Failure::Refused("Start again: type your password to get a QR code.".into())
+            })?;
+            accept_first_code(services, user, &factor, typed).await?;
+            let token = super::auth::complete_session(services, session).await?;
+            let recovery_codes =
+                bind_totp(services, user, &factor, &actor(user), origin, Some(&token.hash())).await?;
+            Ok(Enrolled { recovery_codes, token })
+        })
+        .await
 }
 
 /// "Register a YubiKey" on My security: a touch of the person's own key (one whose secret was imported,
@@ -227,19 +232,24 @@ pub async fn forget_browsers<S: Store, M: Mailer, H: PasswordHasher>(
     user: &User,
     origin: &Origin,
 ) -> Result<u64, Failure> {
-    let forgotten = services.store.forget_browsers(user.id).await?;
-    let target = format!("user:{}", user.id);
     services
-        .audit(
-            user.account_id,
-            &actor(user),
-            target,
-            "browsers.forgotten",
-            origin,
-            format!("{forgotten} browsers"),
-        )
-        .await?;
-    Ok(forgotten)
+        .store
+        .atomically(async {
+            let forgotten = services.store.forget_browsers(user.id).await?;
+            let target = format!("user:{}", user.id);
+            services
+                .audit(
+                    user.account_id,
+                    &actor(user),
+                    target,
+                    "browsers.forgotten",
+                    origin,
+                    format!("{forgotten} browsers"),
+                )
+                .await?;
+            Ok(forgotten)
+        })
+        .await
 }
 
 /// The longest an admin may let a browser skip the second factor.
@@ -254,25 +264,37 @@ pub async fn set_remember_days<S: Store, M: Mailer, H: PasswordHasher>(
     typed: &str,
     origin: &Origin,
 ) -> Result<u8, Failure> {
-    require_admin(admin)?;
-    let days = typed.trim();
-    let days: u8 = if days.is_empty() { 0 } else { days.parse().unwrap_or(u8::MAX) };
-    if days > MAX_REMEMBER_DAYS {
-        return Err(Failure::Refused(format!(
-            "Remember browsers for 1 to {MAX_REMEMBER_DAYS} days, or 0 to turn it off."
-        )));
-    }
-    let account = account_of(services, admin).await?;
-    if account.remember_days == days {
-        return Ok(days);
-    }
-    require_fresh_second_factor(services, session)?;
-    services.store.set_remember_days(account.id, days).await?;
-    let target = format!("account:{}", account.id);
     services
-        .audit(account.id, &actor(admin), target, "two_factor.remember_days", origin, format!("{days} days"))
-        .await?;
-    Ok(days)
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            let days = typed.trim();
+            let days: u8 = if days.is_empty() { 0 } else { days.parse().unwrap_or(u8::MAX) };
+            if days > MAX_REMEMBER_DAYS {
+                return Err(Failure::Refused(format!(
+                    "Remember browsers for 1 to {MAX_REMEMBER_DAYS} days, or 0 to turn it off."
+                )));
+            }
+            let account = account_of(services, admin).await?;
+            if account.remember_days == days {
+                return Ok(days);
+            }
+            require_fresh_second_factor(services, session)?;
+            services.store.set_remember_days(account.id, days).await?;
+            let target = format!("account:{}", account.id);
+            services
+                .audit(
+                    account.id,
+                    &actor(admin),
+                    target,
+                    "two_factor.remember_days",
+                    origin,
+                    format!("{days} days"),
+                )
+                .await?;
+            Ok(days)
+        })
+        .await
 }
 
 /// Events on one page of the audit log.
@@ -293,18 +315,30 @@ pub async fn regenerate_recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(
     session: &Session,
     origin: &Origin,
 ) -> Result<Vec<String>, Failure> {
-    require_fresh_second_factor(services, session)?;
-    if !services.has_working_factor(user).await? {
-        return Err(Failure::Refused("Set up an authenticator app or a YubiKey first.".into()));
-    }
-    let (codes, hashes) = recovery_codes(services);
-    services.store.replace_recovery_codes(user.id, &hashes).await?;
-    services.queue_mail(mails::recovery_codes_replaced(&user.email)).await?;
-    let target = format!("user:{}", user.id);
     services
-        .audit(user.account_id, &actor(user), target, "recovery_codes.regenerated", origin, String::new())
-        .await?;
-    Ok(codes)
+        .store
+        .atomically(async {
+            require_fresh_second_factor(services, session)?;
+            if !services.has_working_factor(user).await? {
+                return Err(Failure::Refused("Set up an authenticator app or a YubiKey first.".into()));
+            }
+            let (codes, hashes) = recovery_codes(services);
+            services.store.replace_recovery_codes(user.id, &hashes).await?;
+            services.queue_mail(mails::recovery_codes_replaced(&user.email)).await?;
+            let target = format!("user:{}", user.id);
+            services
+                .audit(
+                    user.account_id,
+                    &actor(user),
+                    target,
+                    "recovery_codes.regenerated",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(codes)
+        })
+        .await
 }
 
 /// The audit log's filters as typed on the page; empty means "any".
@@ -377,17 +411,22 @@ pub async fn reset_user_factors<S: Store, M: Mailer, H: PasswordHasher>(
     user_id: UserId,
     origin: &Origin,
 ) -> Result<User, Failure> {
-    require_admin(admin)?;
-    let user = user_in_account(services, admin.account_id, user_id).await?;
-    if user.id == admin.id {
-        return Err(Failure::Refused(
+    services
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            let user = user_in_account(services, admin.account_id, user_id).await?;
+            if user.id == admin.id {
+                return Err(Failure::Refused(
             "You cannot reset your own two-factor authentication. If you lost your device, use \"Lost your \
              device?\" when you log in: support will follow your account's policy."
                 .into(),
         ));
-    }
-    require_fresh_second_factor(services, session)?;
-    let account = account_of(services, admin).await?;
-    reset_factors_of(services, &account, &user, &actor(admin), origin).await?;
-    Ok(user)
+            }
+            require_fresh_second_factor(services, session)?;
+            let account = account_of(services, admin).await?;
+            reset_factors_of(services, &account, &user, &actor(admin), origin).await?;
+            Ok(user)
+        })
+        .await
 }

@@ -187,12 +187,17 @@ pub async fn finish_security_key_enrollment<S: Store, M: Mailer, H: PasswordHash
     answer: &RegistrationAnswer<'_>,
     origin: &Origin,
 ) -> Result<KeyRegistered, Failure> {
-    if !may_bind(services, page, session) {
-        return Err(Failure::Forbidden);
-    }
-    let registered = finish_registration(services, &page.user, session, answer, origin, true).await?;
-    services.store.close_invitation(page.invitation.id, services.now()).await?;
-    Ok(registered)
+    services
+        .store
+        .atomically(async {
+            if !may_bind(services, page, session) {
+                return Err(Failure::Forbidden);
+            }
+            let registered = finish_registration(services, &page.user, session, answer, origin, true).await?;
+            services.store.close_invitation(page.invitation.id, services.now()).await?;
+            Ok(registered)
+        })
+        .await
 }
 
 /// "Add a security key" on My security: while the person has a working factor, after a step-up.
@@ -215,10 +220,15 @@ pub async fn finish_own_security_key<S: Store, M: Mailer, H: PasswordHasher>(
     answer: &RegistrationAnswer<'_>,
     origin: &Origin,
 ) -> Result<KeyRegistered, Failure> {
-    if services.has_working_factor(user).await? {
-        require_fresh_second_factor(services, session)?;
-    }
-    finish_registration(services, user, session, answer, origin, false).await
+    services
+        .store
+        .atomically(async {
+            if services.has_working_factor(user).await? {
+                require_fresh_second_factor(services, session)?;
+            }
+            finish_registration(services, user, session, answer, origin, false).await
+        })
+        .await
 }
 
 /// Removes one of the person's own keys, after a step-up; their other sessions end.
@@ -229,26 +239,34 @@ pub async fn remove_own_security_key<S: Store, M: Mailer, H: PasswordHasher>(
     key_id: crate::ids::FactorId,
     origin: &Origin,
 ) -> Result<(), Failure> {
-    require_fresh_second_factor(services, session)?;
-    if !services.store.remove_security_key(user.id, key_id).await? {
-        return Err(Failure::NotFound);
-    }
-    services.store.delete_sessions_of(user.id, Some(&session.id_hash)).await?;
-    services.store.forget_browsers(user.id).await?;
     services
-        .queue_mail(mails::factor_changed(&user.email, "A security key was removed from your Keyward login."))
-        .await?;
-    services
-        .audit(
-            user.account_id,
-            &actor(user),
-            format!("user:{}", user.id),
-            "security_key.removed",
-            origin,
-            format!("key {key_id}"),
-        )
-        .await?;
-    Ok(())
+        .store
+        .atomically(async {
+            require_fresh_second_factor(services, session)?;
+            if !services.store.remove_security_key(user.id, key_id).await? {
+                return Err(Failure::NotFound);
+            }
+            services.store.delete_sessions_of(user.id, Some(&session.id_hash)).await?;
+            services.store.forget_browsers(user.id).await?;
+            services
+                .queue_mail(mails::factor_changed(
+                    &user.email,
+                    "A security key was removed from your Keyward login.",
+                ))
+                .await?;
+            services
+                .audit(
+                    user.account_id,
+                    &actor(user),
+                    format!("user:{}", user.id),
+                    "security_key.removed",
+                    origin,
+                    format!("key {key_id}"),
+                )
+                .await?;
+            Ok(())
+        })
+        .await
 }
 
 /// "Use your security key" at the second step or at step-up: options over the person's keys.

@@ -55,6 +55,7 @@ pub async fn add_operator<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     email: &str,
 ) -> Result<String, Failure> {
+    services.store.atomically(async {
     let email = Email::parse(email)?;
     let now = services.now();
     let operator =
@@ -81,6 +82,8 @@ pub async fn add_operator<S: Store, M: Mailer, H: PasswordHasher>(
         .audit(OPERATORS_ACCOUNT, "cli", target, "operator.added", &Origin::default(), String::new())
         .await?;
     Ok(link)
+    })
+    .await
 }
 
 /// `keyward operator list`: every operator with their state, by address.
@@ -116,18 +119,30 @@ pub async fn remove_operator<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     email: &str,
 ) -> Result<(), Failure> {
-    let email = Email::parse(email)?;
-    let operator = services.store.find_user_by_email(&email).await?;
-    let operator = operator
-        .filter(|user| user.role == Role::Operator)
-        .ok_or_else(|| Failure::Refused(format!("There is no operator {email}.")))?;
-    services.store.clear_password(operator.id).await?;
-    services.store.remove_factors(operator.id).await?;
-    services.store.delete_sessions_of(operator.id, None).await?;
-    services.store.void_open_invitations(operator.id, services.now()).await?;
-    let target = actor(&operator);
     services
-        .audit(OPERATORS_ACCOUNT, "cli", target, "operator.removed", &Origin::default(), String::new())
+        .store
+        .atomically(async {
+            let email = Email::parse(email)?;
+            let operator = services.store.find_user_by_email(&email).await?;
+            let operator = operator
+                .filter(|user| user.role == Role::Operator)
+                .ok_or_else(|| Failure::Refused(format!("There is no operator {email}.")))?;
+            services.store.clear_password(operator.id).await?;
+            services.store.remove_factors(operator.id).await?;
+            services.store.delete_sessions_of(operator.id, None).await?;
+            services.store.void_open_invitations(operator.id, services.now()).await?;
+            let target = actor(&operator);
+            services
+                .audit(
+                    OPERATORS_ACCOUNT,
+                    "cli",
+                    target,
+                    "operator.removed",
+                    &Origin::default(),
+                    String::new(),
+                )
+                .await
+        })
         .await
 }
 
@@ -361,61 +376,73 @@ pub async fn approve_request<S: Store, M: Mailer, H: PasswordHasher>(
     evidence: &Evidence,
     origin: &Origin,
 ) -> Result<Approved, Failure> {
-    require_operator(operator)?;
-    let file = disable_request(services, operator, id).await?;
-    let now = services.now();
-    if !file.request.is_open(now) {
-        return Err(Failure::Refused(DECIDED.into()));
-    }
-    if file.request.opened_by == operator.id {
-        return Err(Failure::Refused("You opened this request, so another operator must approve it.".into()));
-    }
-    let approval = Approval {
-        operator: operator.id,
-        contacted: required_text(&evidence.contacted, "whom you contacted")?,
-        channel: required_text(&evidence.channel, "how you contacted them")?,
-        confirmed: required_text(&evidence.confirmed, "what they confirmed")?,
-        at: now,
-    };
-    if !services.store.add_disable_approval(id, &approval).await? {
-        return Err(Failure::Refused(
-            "You have already approved this request: a second operator must approve it too.".into(),
-        ));
-    }
-    let (account, user) = (&file.account, &file.user);
-    let approvals = services.store.disable_approvals(id).await?;
-    if approvals.len() < file.approvals_needed {
-        let detail = format!("request {}: {}", id, approval.summary());
-        services
-            .audit(
-                account.id,
-                &actor(operator),
-                actor(user),
-                "disable_request.approval_recorded",
-                origin,
-                detail,
-            )
-            .await?;
-        return Ok(Approved::AwaitingSecond);
-    }
-    let how = approvals.iter().map(Approval::summary).collect::<Vec<_>>().join("; ");
-    let decision = Decision::Approved { by: operator.id, how: how.clone(), at: now };
-    if !services.store.decide_disable_request(id, &decision, DisableRequest::opened_after(now)).await? {
-        return Err(Failure::Refused(DECIDED.into()));
-    }
     services
-        .audit(
-            account.id,
-            &actor(operator),
-            actor(user),
-            "disable_request.approved",
-            origin,
-            format!("request {id}: {how}"),
-        )
-        .await?;
-    reset_factors_of(services, account, user, &actor(operator), origin).await?;
-    tell_admins(services, account, |to| mails::disable_request_approved_admin(to, &user.email, &how)).await?;
-    Ok(Approved::Decided)
+        .store
+        .atomically(async {
+            require_operator(operator)?;
+            let file = disable_request(services, operator, id).await?;
+            let now = services.now();
+            if !file.request.is_open(now) {
+                return Err(Failure::Refused(DECIDED.into()));
+            }
+            if file.request.opened_by == operator.id {
+                return Err(Failure::Refused(
+                    "You opened this request, so another operator must approve it.".into(),
+                ));
+            }
+            let approval = Approval {
+                operator: operator.id,
+                contacted: required_text(&evidence.contacted, "whom you contacted")?,
+                channel: required_text(&evidence.channel, "how you contacted them")?,
+                confirmed: required_text(&evidence.confirmed, "what they confirmed")?,
+                at: now,
+            };
+            if !services.store.add_disable_approval(id, &approval).await? {
+                return Err(Failure::Refused(
+                    "You have already approved this request: a second operator must approve it too.".into(),
+                ));
+            }
+            let (account, user) = (&file.account, &file.user);
+            let approvals = services.store.disable_approvals(id).await?;
+            if approvals.len() < file.approvals_needed {
+                let detail = format!("request {}: {}", id, approval.summary());
+                services
+                    .audit(
+                        account.id,
+                        &actor(operator),
+                        actor(user),
+                        "disable_request.approval_recorded",
+                        origin,
+                        detail,
+                    )
+                    .await?;
+                return Ok(Approved::AwaitingSecond);
+            }
+            let how = approvals.iter().map(Approval::summary).collect::<Vec<_>>().join("; ");
+            let decision = Decision::Approved { by: operator.id, how: how.clone(), at: now };
+            if !services
+                .store
+                .decide_disable_request(id, &decision, DisableRequest::opened_after(now))
+                .await?
+            {
+                return Err(Failure::Refused(DECIDED.into()));
+            }
+            services
+                .audit(
+                    account.id,
+                    &actor(operator),
+                    actor(user),
+                    "disable_request.approved",
+                    origin,
+                    format!("request {id}: {how}"),
+                )
+                .await?;
+            reset_factors_of(services, account, user, &actor(operator), origin).await?;
+            tell_admins(services, account, |to| mails::disable_request_approved_admin(to, &user.email, &how))
+                .await?;
+            Ok(Approved::Decided)
+        })
+        .await
 }
 
 /// "Deny": records why, with one conditional update, and tells the person who asked and the admins.
@@ -426,30 +453,38 @@ pub async fn deny_request<S: Store, M: Mailer, H: PasswordHasher>(
     why: &str,
     origin: &Origin,
 ) -> Result<(), Failure> {
-    require_operator(operator)?;
-    let file = disable_request(services, operator, id).await?;
-    let why = required_text(why, "why you deny it")?;
-    let now = services.now();
-    let decision = Decision::Denied { by: operator.id, how: why.clone(), at: now };
-    if !file.request.is_open(now)
-        || !services.store.decide_disable_request(id, &decision, DisableRequest::opened_after(now)).await?
-    {
-        return Err(Failure::Refused(DECIDED.into()));
-    }
-    let (account, user) = (&file.account, &file.user);
     services
-        .audit(
-            account.id,
-            &actor(operator),
-            actor(user),
-            "disable_request.denied",
-            origin,
-            format!("request {id}: {why}"),
-        )
-        .await?;
-    services.queue_mail(mails::disable_request_denied(&user.email, &user.email, &why)).await?;
-    tell_admins(services, account, |to| mails::disable_request_denied(to, &user.email, &why)).await?;
-    Ok(())
+        .store
+        .atomically(async {
+            require_operator(operator)?;
+            let file = disable_request(services, operator, id).await?;
+            let why = required_text(why, "why you deny it")?;
+            let now = services.now();
+            let decision = Decision::Denied { by: operator.id, how: why.clone(), at: now };
+            if !file.request.is_open(now)
+                || !services
+                    .store
+                    .decide_disable_request(id, &decision, DisableRequest::opened_after(now))
+                    .await?
+            {
+                return Err(Failure::Refused(DECIDED.into()));
+            }
+            let (account, user) = (&file.account, &file.user);
+            services
+                .audit(
+                    account.id,
+                    &actor(operator),
+                    actor(user),
+                    "disable_request.denied",
+                    origin,
+                    format!("request {id}: {why}"),
+                )
+                .await?;
+            services.queue_mail(mails::disable_request_denied(&user.email, &user.email, &why)).await?;
+            tell_admins(services, account, |to| mails::disable_request_denied(to, &user.email, &why)).await?;
+            Ok(())
+        })
+        .await
 }
 
 /// Removes every factor of `user` (apps, YubiKeys, recovery codes), ends their sessions, voids their open
@@ -497,15 +532,20 @@ pub async fn finish_operator_setup<S: Store, M: Mailer, H: PasswordHasher>(
     typed: &str,
     origin: &Origin,
 ) -> Result<Enrolled, Failure> {
-    require_setup(services, session, operator).await?;
-    let factor = own_pending_app(services, operator, session)
-        .await?
-        .ok_or_else(|| Failure::Refused("Reload the page to get a QR code, then try again.".into()))?;
-    accept_first_code(services, operator, &factor, typed).await?;
-    let token = super::auth::complete_session(services, session).await?;
-    let recovery_codes =
-        bind_totp(services, operator, &factor, &actor(operator), origin, Some(&token.hash())).await?;
-    Ok(Enrolled { recovery_codes, token })
+    services
+        .store
+        .atomically(async {
+            require_setup(services, session, operator).await?;
+            let factor = own_pending_app(services, operator, session).await?.ok_or_else(|| {
+                Failure::Refused("Reload the page to get a QR code, then try again.".into())
+            })?;
+            accept_first_code(services, operator, &factor, typed).await?;
+            let token = super::auth::complete_session(services, session).await?;
+            let recovery_codes =
+                bind_totp(services, operator, &factor, &actor(operator), origin, Some(&token.hash())).await?;
+            Ok(Enrolled { recovery_codes, token })
+        })
+        .await
 }
 
 /// The other way to set up at the first login: a touch of a YubiKey whose secret was imported (or that

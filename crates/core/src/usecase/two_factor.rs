@@ -50,31 +50,37 @@ pub async fn configure_two_factor<S: Store, M: Mailer, H: PasswordHasher>(
     policy: &str,
     origin: &Origin,
 ) -> Result<Account, Failure> {
-    require_admin(admin)?;
-    if !methods.totp && !methods.yubikey && !methods.webauthn {
-        return Err(Failure::Refused(
-            "Choose at least one method: TOTP apps, YubiKey, security keys and passkeys.".into(),
-        ));
-    }
-    let policy = DisablePolicy::parse(policy)?;
-    let account = account_of(services, admin).await?;
-    let changed = account.methods != methods || account.disable_policy.as_ref() != Some(&policy);
-    if account.activation.is_some() && changed {
-        require_fresh_second_factor(services, session)?;
-    }
-    services.store.update_two_factor_settings(account.id, methods, &policy).await?;
-    let detail = format!("totp={} yubikey={} webauthn={}", methods.totp, methods.yubikey, methods.webauthn);
     services
-        .audit(
-            account.id,
-            &actor(admin),
-            format!("account:{}", account.id),
-            "two_factor.configured",
-            origin,
-            detail,
-        )
-        .await?;
-    account_of(services, admin).await
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            if !methods.totp && !methods.yubikey && !methods.webauthn {
+                return Err(Failure::Refused(
+                    "Choose at least one method: TOTP apps, YubiKey, security keys and passkeys.".into(),
+                ));
+            }
+            let policy = DisablePolicy::parse(policy)?;
+            let account = account_of(services, admin).await?;
+            let changed = account.methods != methods || account.disable_policy.as_ref() != Some(&policy);
+            if account.activation.is_some() && changed {
+                require_fresh_second_factor(services, session)?;
+            }
+            services.store.update_two_factor_settings(account.id, methods, &policy).await?;
+            let detail =
+                format!("totp={} yubikey={} webauthn={}", methods.totp, methods.yubikey, methods.webauthn);
+            services
+                .audit(
+                    account.id,
+                    &actor(admin),
+                    format!("account:{}", account.id),
+                    "two_factor.configured",
+                    origin,
+                    detail,
+                )
+                .await?;
+            account_of(services, admin).await
+        })
+        .await
 }
 
 /// Whom to send enrollment e-mails to.
@@ -104,30 +110,36 @@ pub(crate) async fn send_enrollment_as<S: Store, M: Mailer, H: PasswordHasher>(
     recipients: Recipients,
     origin: &Origin,
 ) -> Result<usize, Failure> {
-    let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
-    if !account.methods.enroll_by_link() {
-        return Err(Failure::Refused(
-            "Turn on \"TOTP apps on your smartphone\" or \"Security keys and passkeys\" first.".into(),
-        ));
-    }
-    let users = match recipients {
-        Recipients::One(id) => vec![user_in_account(services, account_id, id).await?],
-        Recipients::NotEnrolled => without_factor(services, account.id).await?,
-    };
-    for user in &users {
-        email_enrollment(services, &account, user).await?;
-        services
-            .audit(
-                account.id,
-                by,
-                format!("user:{}:{}", user.id, user.email),
-                "totp.enrollment_sent",
-                origin,
-                String::new(),
-            )
-            .await?;
-    }
-    Ok(users.len())
+    services
+        .store
+        .atomically(async {
+            let account = services.store.find_account(account_id).await?.ok_or(Failure::NotFound)?;
+            if !account.methods.enroll_by_link() {
+                return Err(Failure::Refused(
+                    "Turn on \"TOTP apps on your smartphone\" or \"Security keys and passkeys\" first."
+                        .into(),
+                ));
+            }
+            let users = match recipients {
+                Recipients::One(id) => vec![user_in_account(services, account_id, id).await?],
+                Recipients::NotEnrolled => without_factor(services, account.id).await?,
+            };
+            for user in &users {
+                email_enrollment(services, &account, user).await?;
+                services
+                    .audit(
+                        account.id,
+                        by,
+                        format!("user:{}:{}", user.id, user.email),
+                        "totp.enrollment_sent",
+                        origin,
+                        String::new(),
+                    )
+                    .await?;
+            }
+            Ok(users.len())
+        })
+        .await
 }
 
 pub(crate) async fn email_enrollment<S: Store, M: Mailer, H: PasswordHasher>(
@@ -217,29 +229,36 @@ pub async fn remove_yubikey<S: Store, M: Mailer, H: PasswordHasher>(
     public_id: &str,
     origin: &Origin,
 ) -> Result<(), Failure> {
-    require_admin(admin)?;
-    require_fresh_second_factor(services, session)?;
-    let public_id = PublicId::parse(public_id)?;
-    let key = services.store.find_yubikey(&public_id).await?.ok_or(Failure::NotFound)?;
-    let owner = user_in_account(services, admin.account_id, key.user_id.ok_or(Failure::NotFound)?).await?;
-    services.store.unregister_yubikey(key.id).await?;
-    let keep = (owner.id == admin.id).then_some(&session.id_hash);
-    services.store.delete_sessions_of(owner.id, keep).await?;
-    services.store.forget_browsers(owner.id).await?;
-    let change = format!("Your administrator removed the YubiKey {} from your login.", public_id.as_str());
-    services.queue_mail(mails::factor_changed(&owner.email, &change)).await?;
-    let target = format!("user:{}:{}", owner.id, owner.email);
     services
-        .audit(
-            admin.account_id,
-            &actor(admin),
-            target,
-            "yubikey.removed",
-            origin,
-            public_id.as_str().to_owned(),
-        )
-        .await?;
-    Ok(())
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            require_fresh_second_factor(services, session)?;
+            let public_id = PublicId::parse(public_id)?;
+            let key = services.store.find_yubikey(&public_id).await?.ok_or(Failure::NotFound)?;
+            let owner =
+                user_in_account(services, admin.account_id, key.user_id.ok_or(Failure::NotFound)?).await?;
+            services.store.unregister_yubikey(key.id).await?;
+            let keep = (owner.id == admin.id).then_some(&session.id_hash);
+            services.store.delete_sessions_of(owner.id, keep).await?;
+            services.store.forget_browsers(owner.id).await?;
+            let change =
+                format!("Your administrator removed the YubiKey {} from your login.", public_id.as_str());
+            services.queue_mail(mails::factor_changed(&owner.email, &change)).await?;
+            let target = format!("user:{}:{}", owner.id, owner.email);
+            services
+                .audit(
+                    admin.account_id,
+                    &actor(admin),
+                    target,
+                    "yubikey.removed",
+                    origin,
+                    public_id.as_str().to_owned(),
+                )
+                .await?;
+            Ok(())
+        })
+        .await
 }
 
 /// The users who have no factor yet: "Activate" lists them on its "Confirm" page.
@@ -274,44 +293,52 @@ pub async fn activate<S: Store, M: Mailer, H: PasswordHasher>(
     enroll_by: &str,
     origin: &Origin,
 ) -> Result<Vec<User>, Failure> {
-    let account = account_of(services, admin).await?;
-    require_admin(admin)?;
-    if account.disable_policy.is_none() {
-        return Err(Failure::Refused(
-            "Configure two-factor authentication first: choose a method and write the policy.".into(),
-        ));
-    }
-    if !services.has_working_factor(admin).await? {
-        return Err(Failure::Refused(OWN_FACTOR_FIRST.into()));
-    }
-    let deadline = deadline(services, enroll_by)?;
-    let without = activation_preview(services, admin).await?;
-    services.store.set_activation(account.id, Some(Activation { by: admin.id, at: services.now() })).await?;
-    services.store.set_enroll_by(account.id, deadline).await?;
-    if account.methods.enroll_by_link() {
-        for user in &without {
-            email_enrollment(services, &account, user).await?;
-        }
-    }
-    tell_admins(services, &account, |to| {
-        mails::two_factor_switched(to, account.name.as_str(), &admin.email, true)
-    })
-    .await?;
-    let mut detail = format!("{} users without a factor", without.len());
-    if let Some(deadline) = deadline {
-        detail.push_str(&format!(", who must enroll by {}", last_day(deadline)));
-    }
     services
-        .audit(
-            account.id,
-            &actor(admin),
-            format!("account:{}", account.id),
-            "two_factor.activated",
-            origin,
-            detail,
-        )
-        .await?;
-    Ok(without)
+        .store
+        .atomically(async {
+            let account = account_of(services, admin).await?;
+            require_admin(admin)?;
+            if account.disable_policy.is_none() {
+                return Err(Failure::Refused(
+                    "Configure two-factor authentication first: choose a method and write the policy.".into(),
+                ));
+            }
+            if !services.has_working_factor(admin).await? {
+                return Err(Failure::Refused(OWN_FACTOR_FIRST.into()));
+            }
+            let deadline = deadline(services, enroll_by)?;
+            let without = activation_preview(services, admin).await?;
+            services
+                .store
+                .set_activation(account.id, Some(Activation { by: admin.id, at: services.now() }))
+                .await?;
+            services.store.set_enroll_by(account.id, deadline).await?;
+            if account.methods.enroll_by_link() {
+                for user in &without {
+                    email_enrollment(services, &account, user).await?;
+                }
+            }
+            tell_admins(services, &account, |to| {
+                mails::two_factor_switched(to, account.name.as_str(), &admin.email, true)
+            })
+            .await?;
+            let mut detail = format!("{} users without a factor", without.len());
+            if let Some(deadline) = deadline {
+                detail.push_str(&format!(", who must enroll by {}", last_day(deadline)));
+            }
+            services
+                .audit(
+                    account.id,
+                    &actor(admin),
+                    format!("account:{}", account.id),
+                    "two_factor.activated",
+                    origin,
+                    detail,
+                )
+                .await?;
+            Ok(without)
+        })
+        .await
 }
 
 /// "Confirm" after "Deactivate": needs a fresh second factor; ends every other session of the account.
@@ -321,30 +348,35 @@ pub async fn deactivate<S: Store, M: Mailer, H: PasswordHasher>(
     session: &Session,
     origin: &Origin,
 ) -> Result<(), Failure> {
-    require_admin(admin)?;
-    require_fresh_second_factor(services, session)?;
-    let account = account_of(services, admin).await?;
-    services.store.set_activation(account.id, None).await?;
-    services.store.set_enroll_by(account.id, None).await?;
-    for user in services.store.list_users(account.id).await? {
-        let keep = (user.id == admin.id).then_some(&session.id_hash);
-        services.store.delete_sessions_of(user.id, keep).await?;
-    }
-    tell_admins(services, &account, |to| {
-        mails::two_factor_switched(to, account.name.as_str(), &admin.email, false)
-    })
-    .await?;
     services
-        .audit(
-            account.id,
-            &actor(admin),
-            format!("account:{}", account.id),
-            "two_factor.deactivated",
-            origin,
-            String::new(),
-        )
-        .await?;
-    Ok(())
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            require_fresh_second_factor(services, session)?;
+            let account = account_of(services, admin).await?;
+            services.store.set_activation(account.id, None).await?;
+            services.store.set_enroll_by(account.id, None).await?;
+            for user in services.store.list_users(account.id).await? {
+                let keep = (user.id == admin.id).then_some(&session.id_hash);
+                services.store.delete_sessions_of(user.id, keep).await?;
+            }
+            tell_admins(services, &account, |to| {
+                mails::two_factor_switched(to, account.name.as_str(), &admin.email, false)
+            })
+            .await?;
+            services
+                .audit(
+                    account.id,
+                    &actor(admin),
+                    format!("account:{}", account.id),
+                    "two_factor.deactivated",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(())
+        })
+        .await
 }
 
 /// Sends each admin of `account` the notice `message` makes for them, after the answer.
@@ -397,17 +429,24 @@ pub async fn move_enroll_by<S: Store, M: Mailer, H: PasswordHasher>(
     enroll_by: &str,
     origin: &Origin,
 ) -> Result<Option<UnixTime>, Failure> {
-    require_admin(admin)?;
-    let account = account_of(services, admin).await?;
-    if account.activation.is_none() {
-        return Err(Failure::Refused("Activate two-factor authentication first.".into()));
-    }
-    let deadline = deadline(services, enroll_by)?;
-    services.store.set_enroll_by(account.id, deadline).await?;
-    let detail = deadline.map_or("none: a second factor is required now".to_owned(), last_day);
-    let target = format!("account:{}", account.id);
-    services.audit(account.id, &actor(admin), target, "two_factor.deadline_moved", origin, detail).await?;
-    Ok(deadline)
+    services
+        .store
+        .atomically(async {
+            require_admin(admin)?;
+            let account = account_of(services, admin).await?;
+            if account.activation.is_none() {
+                return Err(Failure::Refused("Activate two-factor authentication first.".into()));
+            }
+            let deadline = deadline(services, enroll_by)?;
+            services.store.set_enroll_by(account.id, deadline).await?;
+            let detail = deadline.map_or("none: a second factor is required now".to_owned(), last_day);
+            let target = format!("account:{}", account.id);
+            services
+                .audit(account.id, &actor(admin), target, "two_factor.deadline_moved", origin, detail)
+                .await?;
+            Ok(deadline)
+        })
+        .await
 }
 
 /// The reminders before grace deadlines: a week before and a day before, to every user still without a

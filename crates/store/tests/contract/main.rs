@@ -44,3 +44,4 @@ mod security_keys;
 mod sessions;
 mod throttle;
 mod tls;
+mod unit_of_work;
