@@ -485,7 +485,7 @@ pub struct AddUserAnswer {
     request_body = AddUserBody,
     responses(
         ApiErrors,
-        (status = 202, description = "The e-mail went out", body = AddUserAnswer),
+        (status = 202, description = "Added; the e-mail is queued with the change and follows", body = AddUserAnswer),
     )
 )]
 async fn add_user<S: Store, M: Mailer>(
@@ -596,7 +596,7 @@ pub struct InvitationAnswer {
     params(("id" = i64, Path, description = "The user's id")),
     responses(
         ApiErrors,
-        (status = 202, description = "The e-mail went out", body = InvitationAnswer),
+        (status = 202, description = "The link is made; its e-mail is queued with it and follows", body = InvitationAnswer),
     )
 )]
 async fn send_invitation<S: Store, M: Mailer>(

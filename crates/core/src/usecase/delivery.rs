@@ -15,8 +15,9 @@ use crate::user::User;
 
 /// Attempts before a message is given up on.
 pub const MAIL_ATTEMPTS: u32 = 8;
-/// How long a worker holds a message it is sending: longer than any mail server's timeout.
-const LEASE_SECS: u64 = 120;
+/// How long a worker holds a message it is sending (lettre gives up on an SMTP exchange after 60 s): a
+/// message whose worker died is sent by another this long after.
+const LEASE_SECS: u64 = 60;
 /// The wait before the second attempt; it doubles with each further one.
 const FIRST_RETRY_SECS: u64 = 30;
 

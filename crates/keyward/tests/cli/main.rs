@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod browser;
+mod crash;
+mod nodes;
 mod operations;
 mod serve;
 mod storage;

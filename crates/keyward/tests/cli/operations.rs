@@ -40,7 +40,7 @@ fn stderr_of_failure(command: &mut Command) -> String {
 }
 
 /// One HTTP/1.1 exchange on a fresh connection; the whole response as text.
-fn exchange(port: u16, request: &str) -> std::io::Result<String> {
+pub(crate) fn exchange(port: u16, request: &str) -> std::io::Result<String> {
     exchange_then(port, request, || {})
 }
 
@@ -92,6 +92,12 @@ impl Server {
             assert!(started.elapsed() < Duration::from_secs(60), "never ready on port {}", self.port);
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// SIGKILL, as a power cut or the OOM killer would; returns once the process is gone.
+    pub(crate) fn kill_hard(&mut self) {
+        self.signal("KILL");
+        self.wait(Duration::from_secs(10));
     }
 
     fn signal(&self, name: &str) {

@@ -30,7 +30,7 @@ fn server_with_client(dir: &Path) -> (Server, String, String) {
 }
 
 /// The key's next OTP, typed by `keyward yubikey simulate`.
-fn touch(dir: &Path) -> String {
+pub(crate) fn touch(dir: &Path) -> String {
     let state = dir.join("key-state.json");
     tools::stdout_of(
         keyward(dir).args(["yubikey", "simulate", "--key", AES, "--private-id", PRIVATE_ID]).args([

@@ -1,0 +1,67 @@
+//! Several nodes on one PostgreSQL database, as a load balancer spreads requests over them: two
+//! `keyward serve` processes, one key, 200 concurrent submissions of the same OTP through both, and
+//! exactly one is accepted.
+
+use std::sync::{Arc, Barrier};
+
+use keyward_testkit::postgres::FreshDatabase;
+
+use crate::operations::{Server, get, keyward, scratch, yubikey_log};
+use crate::tools;
+
+/// One master key for every node (in production, the same `KEYWARD_MASTER_KEY` everywhere).
+const MASTER_KEY: &str = "nodes:3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const SUBMISSIONS: usize = 200;
+
+#[test]
+fn of_200_concurrent_submissions_of_one_otp_over_two_nodes_exactly_one_is_accepted() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(FreshDatabase::create()) else { return };
+    let dir = scratch("two-nodes");
+    let env = [("KEYWARD_DATABASE_URL", database.url.as_str()), ("KEYWARD_MASTER_KEY", MASTER_KEY)];
+    yubikey_log(&dir);
+    let imported = tools::stdout_of(keyward(&dir).envs(env).args(["yubikey", "import", "keys.csv"]));
+    assert!(imported.contains("imported 1"), "{imported}");
+    let added =
+        tools::stdout_of(keyward(&dir).envs(env).args(["yubikey", "client", "add", "--name", "nodes"]));
+    let id = added.strip_prefix("id=").and_then(|rest| rest.split_once(' ')).expect(&added).0.to_owned();
+    let node = |name: &str| {
+        let data = dir.join(name);
+        std::fs::create_dir_all(&data).unwrap();
+        let mut server = Server::start(keyward(&data).envs(env));
+        server.ready();
+        server
+    };
+    let nodes = [node("a"), node("b")];
+    let ports = [nodes[0].port, nodes[1].port];
+
+    let otp = crate::validation::touch(&dir);
+    let start = Arc::new(Barrier::new(SUBMISSIONS));
+    let submissions: Vec<_> = (0..SUBMISSIONS)
+        .map(|n| {
+            let (start, id, otp, port) = (Arc::clone(&start), id.clone(), otp.clone(), ports[n % 2]);
+            std::thread::spawn(move || {
+                start.wait();
+                let answer =
+                    get(port, &format!("/wsapi/2.0/verify?id={id}&otp={otp}&nonce=twonodesnonce{n:05}"))
+                        .unwrap_or_else(|error| panic!("node on {port}: {error}"));
+                answer.lines().find_map(|line| line.strip_prefix("status=")).unwrap_or("(none)").to_owned()
+            })
+        })
+        .collect();
+    let statuses: Vec<String> = submissions.into_iter().map(|s| s.join().unwrap()).collect();
+    let accepted = statuses.iter().filter(|status| *status == "OK").count();
+    let replayed = statuses.iter().filter(|status| *status == "REPLAYED_OTP").count();
+    assert_eq!((accepted, replayed), (1, SUBMISSIONS - 1), "{statuses:?}");
+
+    // The key's next OTP is accepted by either node, once.
+    let next = crate::validation::touch(&dir);
+    let verify = |port: u16, nonce: &str| {
+        let answer = get(port, &format!("/wsapi/2.0/verify?id={id}&otp={next}&nonce={nonce}")).unwrap();
+        answer.lines().find_map(|line| line.strip_prefix("status=")).unwrap_or_default().to_owned()
+    };
+    assert_eq!(verify(ports[1], "afterwardsnonce00001"), "OK");
+    assert_eq!(verify(ports[0], "afterwardsnonce00002"), "REPLAYED_OTP");
+    drop(nodes);
+    runtime.block_on(database.drop_database());
+}
