@@ -8,7 +8,7 @@ use keyward_core::store::{AccountStore, StoreResult};
 use keyward_core::user::{Email, Role, User};
 
 use crate::users::UserRow;
-use crate::{SqlStore, backend, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -92,7 +92,7 @@ impl AccountStore for SqlStore {
 
     async fn find_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         let sql = concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1");
-        let row: Option<AccountRow> = with_pool!(self, pool => {
+        let row: Option<AccountRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(AccountRow::into_account).transpose()

@@ -8,7 +8,7 @@ use keyward_core::seal::Sealed;
 use keyward_core::store::{ClientStore, StoreResult};
 use keyward_core::token::TokenHash;
 
-use crate::{SqlStore, backend, hash32, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, hash32, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct ApiClientRow {
@@ -109,7 +109,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn find_api_client_by_key(&self, key_hash: &TokenHash) -> StoreResult<Option<ApiClient>> {
-        let row: Option<ApiClientRow> = with_pool!(self, pool => {
+        let row: Option<ApiClientRow> = read_pool!(self, pool => {
             sqlx::query_as(FIND_API_CLIENT_BY_KEY).bind(key_hash.0.as_slice()).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(ApiClientRow::into_client).transpose()
@@ -151,7 +151,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn find_yubico_client(&self, id: i64) -> StoreResult<Option<YubicoClient>> {
-        let row: Option<YubicoClientRow> = with_pool!(self, pool => {
+        let row: Option<YubicoClientRow> = read_pool!(self, pool => {
             sqlx::query_as(FIND_YUBICO_CLIENT).bind(id).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(YubicoClientRow::into_client).transpose()

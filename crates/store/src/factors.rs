@@ -10,7 +10,7 @@ use keyward_core::store::{FactorStore, StoreError, StoreResult};
 use keyward_core::token::TokenHash;
 use keyward_core::yubico::{Position, PublicId};
 
-use crate::{SqlStore, backend, hash32, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, hash32, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct TotpRow {
@@ -153,7 +153,7 @@ impl FactorStore for SqlStore {
 
     async fn totp_factors(&self, user_id: UserId) -> StoreResult<Vec<TotpFactor>> {
         let sql = concat!("SELECT ", totp_columns!(), " FROM totp_factors WHERE user_id = $1 ORDER BY id");
-        let rows: Vec<TotpRow> = with_pool!(self, pool => {
+        let rows: Vec<TotpRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(user_id.0).fetch_all(pool).await.map_err(backend)?
         });
         rows.into_iter().map(TotpRow::into_factor).collect()
@@ -248,7 +248,7 @@ impl FactorStore for SqlStore {
 
     async fn find_yubikey(&self, public_id: &PublicId) -> StoreResult<Option<Yubikey>> {
         let sql = concat!("SELECT ", yubikey_columns!(), " FROM yubikeys WHERE public_id = $1");
-        let row: Option<YubikeyRow> = with_pool!(self, pool => {
+        let row: Option<YubikeyRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(public_id.as_str()).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(YubikeyRow::into_yubikey).transpose()
@@ -257,7 +257,7 @@ impl FactorStore for SqlStore {
     async fn yubikeys_of(&self, user_id: UserId) -> StoreResult<Vec<Yubikey>> {
         let sql =
             concat!("SELECT ", yubikey_columns!(), " FROM yubikeys WHERE user_id = $1 ORDER BY public_id");
-        let rows: Vec<YubikeyRow> = with_pool!(self, pool => {
+        let rows: Vec<YubikeyRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(user_id.0).fetch_all(pool).await.map_err(backend)?
         });
         rows.into_iter().map(YubikeyRow::into_yubikey).collect()
@@ -342,7 +342,7 @@ impl FactorStore for SqlStore {
     async fn recovery_codes(&self, user_id: UserId) -> StoreResult<Vec<RecoveryCode>> {
         let sql =
             "SELECT user_id, code_hash, used_at FROM recovery_codes WHERE user_id = $1 ORDER BY code_hash";
-        let rows: Vec<RecoveryRow> = with_pool!(self, pool => {
+        let rows: Vec<RecoveryRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(user_id.0).fetch_all(pool).await.map_err(backend)?
         });
         rows.into_iter()

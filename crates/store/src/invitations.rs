@@ -7,7 +7,7 @@ use keyward_core::invitation::{Invitation, Purpose};
 use keyward_core::store::{InvitationStore, StoreError, StoreResult};
 use keyward_core::token::TokenHash;
 
-use crate::{SqlStore, backend, hash32, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, hash32, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct InvitationRow {
@@ -113,7 +113,7 @@ impl InvitationStore for SqlStore {
         token_hash: &TokenHash,
         now: UnixTime,
     ) -> StoreResult<Option<Invitation>> {
-        let row: Option<InvitationRow> = with_pool!(self, pool => {
+        let row: Option<InvitationRow> = read_pool!(self, pool => {
             sqlx::query_as(FIND_OPEN_INVITATION)
                 .bind(token_hash.0.as_slice())
                 .bind(seconds(now))

@@ -75,9 +75,52 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// [`with_pool!`] for a read: outside a unit of work, a failure of the connection itself (a server that
+/// restarted, a connection a proxy dropped) is tried once more, on a fresh connection from the pool.
+macro_rules! read_pool {
+    ($store:expr, $pool:ident => $body:expr) => {{
+        let mut retried = false;
+        loop {
+            let attempt: keyward_core::store::StoreResult<_> = async { Ok(with_pool!($store, $pool => $body)) }.await;
+            match attempt {
+                Err(error) if !retried && $crate::is_disconnect(&error) && $crate::unit::current().is_none() => {
+                    tracing::warn!(error = &error as &dyn std::error::Error, "a read lost its connection; trying again");
+                    retried = true;
+                }
+                other => break other?,
+            }
+        }
+    }};
+}
+pub(crate) use read_pool;
+
+/// Whether a store error is the connection failing (not the statement): worth one more try for a read.
+pub(crate) fn is_disconnect(error: &StoreError) -> bool {
+    let StoreError::Backend(source) = error else { return false };
+    matches!(
+        source.downcast_ref::<sqlx::Error>(),
+        Some(
+            sqlx::Error::Io(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::WorkerCrashed
+        )
+    ) || source
+        .downcast_ref::<sqlx::Error>()
+        .and_then(|error| error.as_database_error())
+        .and_then(|db| db.code())
+        .is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
+}
+
 impl SqlStore {
     /// Connects to `sqlite://PATH` (creating the file) or `postgres://...`.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        SqlStore::connect_checking(url, true).await
+    }
+
+    /// [`SqlStore::connect`], with PostgreSQL connections pinged before each use (`checked`) or not: a
+    /// pool that does not lets the tests show that a read on a dropped connection is tried again.
+    pub async fn connect_checking(url: &str, checked: bool) -> Result<SqlStore, StoreError> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
             create_private_file(options.get_filename()).map_err(backend)?;
@@ -91,7 +134,14 @@ impl SqlStore {
                 SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(backend)?,
             )
         } else {
-            Pool::Postgres(PgPoolOptions::new().max_connections(16).connect(url).await.map_err(backend)?)
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .test_before_acquire(checked)
+                    .connect(url)
+                    .await
+                    .map_err(backend)?,
+            )
         };
         Ok(SqlStore { pool })
     }

@@ -9,7 +9,7 @@ use keyward_core::ports::NewCredential;
 use keyward_core::store::{SecurityKeyStore, StoreError, StoreResult};
 use keyward_core::token::TokenHash;
 
-use crate::{SqlStore, backend, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct SecurityKeyRow {
@@ -77,7 +77,7 @@ impl SecurityKeyStore for SqlStore {
 
     async fn security_keys_of(&self, user_id: UserId) -> StoreResult<Vec<SecurityKey>> {
         let sql = concat!("SELECT ", columns!(), " FROM security_keys WHERE user_id = $1 ORDER BY id");
-        let rows: Vec<SecurityKeyRow> = with_pool!(self, pool => {
+        let rows: Vec<SecurityKeyRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(user_id.0).fetch_all(pool).await.map_err(backend)?
         });
         rows.into_iter().map(SecurityKeyRow::into_key).collect()

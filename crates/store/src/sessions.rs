@@ -7,7 +7,7 @@ use keyward_core::session::{RememberedBrowser, Session, SignIn, Stage};
 use keyward_core::store::{SessionStore, StoreResult};
 use keyward_core::token::TokenHash;
 
-use crate::{SqlStore, backend, hash32, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, hash32, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -69,7 +69,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session(&self, id_hash: &TokenHash) -> StoreResult<Option<Session>> {
-        let row: Option<SessionRow> = with_pool!(self, pool => {
+        let row: Option<SessionRow> = read_pool!(self, pool => {
             sqlx::query_as(FIND_SESSION).bind(id_hash.0.as_slice()).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(SessionRow::into_session).transpose()
@@ -193,7 +193,7 @@ impl SessionStore for SqlStore {
         token_hash: &TokenHash,
     ) -> StoreResult<Option<RememberedBrowser>> {
         let sql = "SELECT user_id, proven_at, expires_at FROM remembered_browsers WHERE token_hash = $1";
-        let row: Option<(i64, i64, i64)> = with_pool!(self, pool => {
+        let row: Option<(i64, i64, i64)> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(token_hash.0.as_slice()).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(|(user_id, proven_at, expires_at)| {

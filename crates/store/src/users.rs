@@ -11,7 +11,7 @@ use keyward_core::store::{FactorSummary, StoreError, StoreResult, UserStore, Use
 use keyward_core::user::{Email, Role, User};
 use keyward_core::yubico::PublicId;
 
-use crate::{SqlStore, backend, seconds, time, unique, with_pool};
+use crate::{SqlStore, backend, read_pool, seconds, time, unique, with_pool};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -106,7 +106,7 @@ impl UserStore for SqlStore {
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        let row: Option<UserRow> = with_pool!(self, pool => {
+        let row: Option<UserRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(UserRow::into_user).transpose()
@@ -114,7 +114,7 @@ impl UserStore for SqlStore {
 
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
-        let row: Option<UserRow> = with_pool!(self, pool => {
+        let row: Option<UserRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(email.as_str()).fetch_optional(pool).await.map_err(backend)?
         });
         row.map(UserRow::into_user).transpose()
@@ -122,7 +122,7 @@ impl UserStore for SqlStore {
 
     async fn list_users(&self, account_id: AccountId) -> StoreResult<Vec<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE account_id = $1 ORDER BY email");
-        let rows: Vec<UserRow> = with_pool!(self, pool => {
+        let rows: Vec<UserRow> = read_pool!(self, pool => {
             sqlx::query_as(sql).bind(account_id.0).fetch_all(pool).await.map_err(backend)?
         });
         rows.into_iter().map(UserRow::into_user).collect()

@@ -275,29 +275,35 @@ pub async fn set_password<S: Store, M: Mailer, H: PasswordHasher>(
     let link = open_password_link(services, token).await?;
     let password = Password::parse(password)?;
     let hash = services.hasher.hash(password).await?;
-    if !services.store.close_invitation(link.invitation.id, services.now()).await? {
-        return Err(Failure::Refused("This link has expired or was already used.".into()));
-    }
-    services.store.set_password(link.user.id, &hash).await?;
-    services.store.delete_sessions_of(link.user.id, None).await?;
-    services.store.forget_browsers(link.user.id).await?;
-    let reset = link.invitation.purpose == Purpose::ResetPassword;
-    if reset {
-        // Whoever reset it may only hold the mailbox: no link sent before (a first-password link, an
-        // enrollment link) works after a reset, and the owner hears of it.
-        services.store.void_open_invitations(link.user.id, services.now()).await?;
-        services.queue_mail(mails::password_changed(&link.user.email)).await?;
-    }
-    let action = if reset { "password.reset" } else { "password.set" };
+    // The slow hash first, outside the transaction; then every write at once.
     services
-        .audit(
-            link.user.account_id,
-            &actor(&link.user),
-            format!("user:{}", link.user.id),
-            action,
-            origin,
-            String::new(),
-        )
-        .await?;
-    Ok(link.user)
+        .store
+        .atomically(async move {
+            if !services.store.close_invitation(link.invitation.id, services.now()).await? {
+                return Err(Failure::Refused("This link has expired or was already used.".into()));
+            }
+            services.store.set_password(link.user.id, &hash).await?;
+            services.store.delete_sessions_of(link.user.id, None).await?;
+            services.store.forget_browsers(link.user.id).await?;
+            let reset = link.invitation.purpose == Purpose::ResetPassword;
+            if reset {
+                // Whoever reset it may only hold the mailbox: no link sent before (a first-password link, an
+                // enrollment link) works after a reset, and the owner hears of it.
+                services.store.void_open_invitations(link.user.id, services.now()).await?;
+                services.queue_mail(mails::password_changed(&link.user.email)).await?;
+            }
+            let action = if reset { "password.reset" } else { "password.set" };
+            services
+                .audit(
+                    link.user.account_id,
+                    &actor(&link.user),
+                    format!("user:{}", link.user.id),
+                    action,
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            Ok(link.user)
+        })
+        .await
 }

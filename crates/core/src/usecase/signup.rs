@@ -108,31 +108,37 @@ pub async fn confirm_sign_up<S: Store, M: Mailer, H: PasswordHasher>(
     token: &str,
     origin: &Origin,
 ) -> Result<LoginOutcome, Failure> {
-    let link = open_sign_up(services, token)?;
-    let created = services
-        .store
-        .create_account(&link.account_name, &link.email, &link.password_hash, services.now())
-        .await;
-    let (account, admin) = match created {
-        Ok(created) => created,
-        Err(StoreError::Duplicate(_)) => {
-            return Err(Failure::Refused(
-                "This link was already used: the account exists. Log in with your e-mail address and password."
-                    .into(),
-            ));
-        }
-        Err(error) => return Err(error.into()),
-    };
     services
-        .audit(
-            account.id,
-            &actor(&admin),
-            format!("account:{}", account.id),
-            "account.created",
-            origin,
-            String::new(),
-        )
-        .await?;
-    let token = super::auth::start_session(services, &admin, Stage::Complete, None).await?;
-    Ok(LoginOutcome { user: admin, token, stage: Stage::Complete })
+        .store
+        .atomically(async {
+            let link = open_sign_up(services, token)?;
+            let created = services
+                .store
+                .create_account(&link.account_name, &link.email, &link.password_hash, services.now())
+                .await;
+            let (account, admin) = match created {
+                Ok(created) => created,
+                Err(StoreError::Duplicate(_)) => {
+                    return Err(Failure::Refused(
+                        "This link was already used: the account exists. Log in with your e-mail address and \
+                         password."
+                            .into(),
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            services
+                .audit(
+                    account.id,
+                    &actor(&admin),
+                    format!("account:{}", account.id),
+                    "account.created",
+                    origin,
+                    String::new(),
+                )
+                .await?;
+            let token = super::auth::start_session(services, &admin, Stage::Complete, None).await?;
+            Ok(LoginOutcome { user: admin, token, stage: Stage::Complete })
+        })
+        .await
 }

@@ -294,14 +294,22 @@ pub async fn request_disable<S: Store, M: Mailer, H: PasswordHasher>(
     contact: &str,
     origin: &Origin,
 ) -> Result<DisableRequest, Failure> {
-    if session.stage != Stage::PasswordOnly || session.user_id != user.id || user.role == Role::Operator {
-        return Err(Failure::Forbidden);
-    }
-    let reason = required_text(reason, "what happened")?;
-    let contact = required_text(contact, "how support can reach you")?;
-    let request = open_request(services, user, user, &reason, &contact, origin).await?;
-    services.store.delete_session(&session.id_hash).await?;
-    Ok(request)
+    services
+        .store
+        .atomically(async {
+            if session.stage != Stage::PasswordOnly
+                || session.user_id != user.id
+                || user.role == Role::Operator
+            {
+                return Err(Failure::Forbidden);
+            }
+            let reason = required_text(reason, "what happened")?;
+            let contact = required_text(contact, "how support can reach you")?;
+            let request = open_request(services, user, user, &reason, &contact, origin).await?;
+            services.store.delete_session(&session.id_hash).await?;
+            Ok(request)
+        })
+        .await
 }
 
 /// An operator taking a call opens a request for a user of `account_id`.
@@ -314,14 +322,19 @@ pub async fn open_request_for<S: Store, M: Mailer, H: PasswordHasher>(
     contact: &str,
     origin: &Origin,
 ) -> Result<DisableRequest, Failure> {
-    require_operator(operator)?;
-    if account_id == OPERATORS_ACCOUNT {
-        return Err(Failure::NotFound);
-    }
-    let user = user_in_account(services, account_id, user_id).await?;
-    let reason = required_text(reason, "what the caller said happened")?;
-    let contact = required_text(contact, "how to reach the caller")?;
-    open_request(services, operator, &user, &reason, &contact, origin).await
+    services
+        .store
+        .atomically(async {
+            require_operator(operator)?;
+            if account_id == OPERATORS_ACCOUNT {
+                return Err(Failure::NotFound);
+            }
+            let user = user_in_account(services, account_id, user_id).await?;
+            let reason = required_text(reason, "what the caller said happened")?;
+            let contact = required_text(contact, "how to reach the caller")?;
+            open_request(services, operator, &user, &reason, &contact, origin).await
+        })
+        .await
 }
 
 async fn open_request<S: Store, M: Mailer, H: PasswordHasher>(

@@ -469,30 +469,38 @@ pub async fn send_enrollment_reminders<S: Store, M: Mailer, H: PasswordHasher>(
             0 if left <= 7 * 86_400 => (0, 7),
             _ => continue,
         };
-        if !services.store.claim_reminder(account.id, deadline, from, to).await? {
-            continue;
-        }
-        for user in services.store.list_users(account.id).await? {
-            if services.has_working_factor(&user).await? {
-                continue;
-            }
-            let link = if account.methods.enroll_by_link() {
-                let lifetime = services.settings.enrollment_link_secs;
-                Some(send_link(services, &user, Purpose::Enrollment, lifetime).await?)
-            } else {
-                None
-            };
-            let days = left.div_ceil(86_400);
-            let message = mails::enrollment_reminder(
-                &user.email,
-                account.name.as_str(),
-                days,
-                &last_day(deadline),
-                link,
-            );
-            services.queue_mail(message).await?;
-            sent += 1;
-        }
+        // The claim, the links and the e-mails of one account: one unit of work.
+        sent += services
+            .store
+            .atomically(async {
+                if !services.store.claim_reminder(account.id, deadline, from, to).await? {
+                    return Ok::<_, Failure>(0);
+                }
+                let mut sent = 0;
+                for user in services.store.list_users(account.id).await? {
+                    if services.has_working_factor(&user).await? {
+                        continue;
+                    }
+                    let link = if account.methods.enroll_by_link() {
+                        let lifetime = services.settings.enrollment_link_secs;
+                        Some(send_link(services, &user, Purpose::Enrollment, lifetime).await?)
+                    } else {
+                        None
+                    };
+                    let days = left.div_ceil(86_400);
+                    let message = mails::enrollment_reminder(
+                        &user.email,
+                        account.name.as_str(),
+                        days,
+                        &last_day(deadline),
+                        link,
+                    );
+                    services.queue_mail(message).await?;
+                    sent += 1;
+                }
+                Ok(sent)
+            })
+            .await?;
     }
     Ok(sent)
 }

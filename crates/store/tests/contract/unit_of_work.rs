@@ -101,8 +101,26 @@ async fn concurrent_units_that_read_then_write_all_finish(db: &TestDb) {
     assert_eq!(db.store.list_users(admin.account_id).await.unwrap().len(), 2 + 16);
 }
 
+/// PostgreSQL drops every connection (a restart, a proxy timing out): the next read on a pooled
+/// connection fails once and is tried again on a fresh one. (SQLite has no connection to lose.)
+async fn a_read_on_a_dropped_connection_is_tried_again(db: &TestDb) {
+    let (admin, _) = account_with_user(&db.store, "dropped").await;
+    if !db.url.starts_with("postgres") {
+        return;
+    }
+    let node = keyward_store::SqlStore::connect_checking(&db.url, false).await.unwrap();
+    assert!(node.find_user(admin.id).await.unwrap().is_some(), "a live connection in the pool");
+    db.execute_raw(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    assert!(node.find_user(admin.id).await.unwrap().is_some(), "read again on a fresh connection");
+}
+
 contract!(
     a_unit_commits_all_of_its_writes_or_none,
     a_taken_address_inside_a_unit_leaves_it_usable_and_nested_units_join,
     concurrent_units_that_read_then_write_all_finish,
+    a_read_on_a_dropped_connection_is_tried_again,
 );

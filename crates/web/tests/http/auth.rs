@@ -189,12 +189,14 @@ async fn forgot_password_answers_the_same_and_mails_only_known_addresses() {
 }
 
 /// The work behind "Forgot password" is not on the request path: a known address whose mail server
-/// takes two seconds, or refuses the message, gets its answer at once and the same as an unknown one.
+/// takes two seconds, or refuses the message, gets its answer at once and the same as an unknown one; the
+/// e-mail waits in the outbox and leaves when a delivery worker runs.
 #[tokio::test]
 async fn forgot_password_answers_before_the_mail_is_sent_and_whatever_the_mailer_says() {
     let Some(app) = spawn_app("forgotqueued").await else { return };
     account_in_store(&app, "Slow", "slow.boss@acme.example").await;
     account_in_store(&app, "Refused", "refused.boss@acme.example").await;
+    app.pause_mail(true).await;
     let mut browser = app.browser();
     let unknown =
         browser.submit("/password/forgot", "/password/forgot", &[("email", "ghost@acme.example")]).await;
@@ -203,6 +205,7 @@ async fn forgot_password_answers_before_the_mail_is_sent_and_whatever_the_mailer
         assert_eq!((page.status, &page.body), (unknown.status, &unknown.body), "{known}");
     }
     assert!(app.links_to("slow.boss@acme.example").is_empty(), "answered before the mail server accepted it");
+    app.pause_mail(false).await;
     let link = eventually(|| app.links_to("slow.boss@acme.example").pop()).await;
     assert!(link.is_some_and(|link| link.starts_with("/password/")), "and the mail went out after");
 }
