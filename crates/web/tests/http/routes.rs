@@ -184,3 +184,77 @@ async fn every_page_to_every_visitor_carries_the_security_headers_and_flagged_co
     }
     assert!(answers >= 100, "{answers} answers checked");
 }
+
+/// Who may reach a page (answered 200) among the visitors of the matrix, by the page's path.
+fn allowed(route: &str, who: &str) -> Option<bool> {
+    let member = matches!(who, "a user" | "an admin" | "an admin of another account");
+    let admin = matches!(who, "an admin" | "an admin of another account");
+    Some(match route {
+        // Open to all, whatever the session; where one goes next is not access.
+        "/" | "/signup" | "/login" | "/password/forgot" | "/healthz" | "/readyz" | "/metrics"
+        | "/support/login" => {
+            return None;
+        }
+        r if r.starts_with("/static/") || r.starts_with("/api/") || r.starts_with("/wsapi/") => return None,
+        // A link's page with a token nobody was given: nobody.
+        r if r.starts_with("/signup/") || r.starts_with("/password/") || r.starts_with("/enroll/") => false,
+        "/login/otp" | "/login/lost" => who == "a member between the steps",
+        // Only for an operator between the steps of their first login: none of these visitors.
+        "/support/setup" => false,
+        "/step-up" | "/account/security" => member,
+        r if r.starts_with("/account/") => admin,
+        // The console's pages of an id may be 404 for the operator too: only the others are checked.
+        r if r.starts_with("/support/accounts/") || r.starts_with("/support/requests/") => {
+            if who == "an operator" {
+                return None;
+            }
+            false
+        }
+        r if r.starts_with("/support") => who == "an operator",
+        other => panic!("{other}: say who may reach it in allowed()"),
+    })
+}
+
+/// Every page of the router × every kind of visitor: anonymous, between the login's two steps, a user, an
+/// admin, an admin of another account, an operator. Each reaches exactly the pages of its role.
+#[tokio::test]
+async fn the_authorization_matrix_of_every_page_and_every_kind_of_visitor() {
+    let Some(app) = spawn_app("authorization-matrix").await else { return };
+    let mut visitors = people(&app).await;
+    // A user with an app, fully logged in.
+    let mut admin = visitors[0].1.clone();
+    crate::story::add_user(&app, &mut admin, "bob@acme.example").await;
+    let mut bob = app.browser();
+    let app_of_bob = crate::rebinding::enroll(&app, &mut admin, &mut bob, "bob@acme.example").await;
+    let mut user = app.browser();
+    log_in(&mut user, "bob@acme.example", PASSWORD).await;
+    app.advance(30);
+    let code = app_of_bob.code_at(app.now()).unwrap().to_string();
+    let in_ = user.submit("/login/otp", "/login/otp", &[("otp", &code)]).await;
+    assert_eq!(in_.location.as_deref(), Some("/"), "{}", in_.body);
+    visitors.push(("a user", user));
+    let mut other = sign_up(&app, "Other Co", "mallory@other.example").await;
+    let every_method =
+        [("totp", "on"), ("yubikey", "on"), ("webauthn", "on"), ("policy", "Call +45 70 20 30 40")];
+    other.submit("/account/two-factor", "/account/two-factor", &every_method).await;
+    visitors.push(("an admin of another account", other));
+    visitors.push(("an anonymous visitor", app.browser()));
+
+    let mut cells = 0;
+    for route in get_routes() {
+        for (who, browser) in &visitors {
+            let Some(may) = allowed(&route, who) else { continue };
+            let page = browser.clone().get(&route).await;
+            cells += 1;
+            // A method's tab the account did not choose sends its admin to the Settings tab, a sensitive
+            // page asks for a step-up first: the visitor is let in, further along.
+            let further = page
+                .location
+                .as_deref()
+                .is_some_and(|to| to == "/account/two-factor" || to.starts_with("/step-up?"));
+            let reached = page.status == StatusCode::OK || (page.status == StatusCode::SEE_OTHER && further);
+            assert_eq!(reached, may, "{who} at {route}: {} {:?}", page.status, page.location);
+        }
+    }
+    assert!(cells >= 120, "{cells} cells of the matrix checked");
+}
