@@ -65,13 +65,13 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+pub(crate) fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).unwrap_or_else(|| panic!("no {start:?} in {text}")) + start.len();
     text[from..].split(end).next().unwrap()
 }
 
-/// The e-mails the outbox folder holds, as text (quoted-printable soft line breaks undone).
-fn mails(data: &Path) -> Vec<String> {
+/// The e-mails the outbox folder under `data` holds, as text (quoted-printable soft line breaks undone).
+pub(crate) fn mails(data: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(data.join("keyward-data/outbox")) else { return Vec::new() };
     entries
         .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
@@ -91,8 +91,9 @@ fn waited_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<
     }
 }
 
-/// Signs an account up through the pages and makes an API key; the key.
-fn api_key(port: u16, data: &Path) -> String {
+/// Signs an account up through the pages, turns on authenticator apps and makes an API key; the key. The e-mail is looked for in the
+/// outbox folders of `data` (one per node: any node's worker may deliver it).
+pub(crate) fn api_key(port: u16, data: &[&Path]) -> String {
     let mut admin = Client { port, cookies: BTreeMap::new() };
     let fields = [
         ("account_name", "Crash Test"),
@@ -101,17 +102,19 @@ fn api_key(port: u16, data: &Path) -> String {
     ];
     admin.submit("/signup", "/signup", &fields);
     let link = waited_for("the sign-up e-mail", Duration::from_secs(30), || {
-        mails(data).iter().find_map(|mail| {
+        data.iter().flat_map(|dir| mails(dir)).find_map(|mail| {
             mail.find("/signup/").map(|at| mail[at..].split_whitespace().next().unwrap().to_owned())
         })
     });
     let link = link.trim_end_matches(['.', ')', '"', '>']).to_owned();
     admin.submit(&link, &link, &[]);
+    let settings = [("totp", "on"), ("policy", "Support calls +45 70 20 30 40 first.")];
+    admin.submit("/account/two-factor", "/account/two-factor", &settings);
     let made = admin.submit("/account/api-clients", "/account/api-clients", &[("name", "crash load")]);
     between(&made, "<code id=\"api-key\">", "<").to_owned()
 }
 
-fn add_user(port: u16, key: &str, email: &str) -> std::io::Result<String> {
+pub(crate) fn add_user(port: u16, key: &str, email: &str) -> std::io::Result<String> {
     let body = format!("{{\"email\":\"{email}\"}}");
     exchange(
         port,
@@ -149,7 +152,7 @@ fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&
         server
     };
     let mut server = start();
-    let key = api_key(server.port, &dir);
+    let key = api_key(server.port, &[&dir]);
     let seen = Arc::new(Mutex::new(Acknowledged::default()));
     let mut next_user = 0;
     for kill in 0..KILLS {

@@ -65,3 +65,69 @@ fn of_200_concurrent_submissions_of_one_otp_over_two_nodes_exactly_one_is_accept
     drop(nodes);
     runtime.block_on(database.drop_database());
 }
+
+/// A JSON API call with the bearer `key`; the whole response.
+fn api(port: u16, key: &str, method: &str, path: &str, body: &str) -> String {
+    crate::operations::exchange(
+        port,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .unwrap()
+}
+
+#[test]
+fn wrong_codes_spread_over_two_nodes_spend_one_budget() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(FreshDatabase::create()) else { return };
+    let dir = scratch("two-nodes-budget");
+    let env = [("KEYWARD_DATABASE_URL", database.url.as_str()), ("KEYWARD_MASTER_KEY", MASTER_KEY)];
+    let node = |name: &str| {
+        let data = dir.join(name);
+        std::fs::create_dir_all(&data).unwrap();
+        let mut server = Server::start(keyward(&data).envs(env));
+        server.ready();
+        (server, data)
+    };
+    let ((a, data_a), (b, data_b)) = (node("a"), node("b"));
+    let key = crate::crash::api_key(a.port, &[&data_a, &data_b]);
+    let added = crate::crash::add_user(b.port, &key, "gus@nodes.example").unwrap();
+    assert!(added.starts_with("HTTP/1.1 202"), "{added}");
+    let users = api(a.port, &key, "GET", "/api/v1/users", "");
+    let before_gus = &users[..users.find(",\"email\":\"gus@nodes.example\"").expect(&users)];
+    let id = &before_gus[before_gus.rfind("\"id\":").unwrap() + 5..];
+    let started = api(b.port, &key, "POST", &format!("/api/v1/users/{id}/totp"), "{}");
+    let uri = crate::crash::between(&started, "\"otpauth_uri\":\"", "\"").replace("\\u0026", "&");
+    let code = tools::stdout_of(keyward(&dir).args(["otp", "totp", "--uri", &uri])).trim().to_owned();
+    let confirmed = api(
+        a.port,
+        &key,
+        "POST",
+        &format!("/api/v1/users/{id}/totp/confirm"),
+        &format!("{{\"code\":\"{code}\"}}"),
+    );
+    assert!(confirmed.starts_with("HTTP/1.1 200"), "{confirmed}");
+
+    // Wrong codes from one address, alternately to each node: the per-user-and-address budget lets 3 through,
+    // then both nodes make the next one wait, as one node would.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let verdicts: Vec<String> = (0..6)
+        .map(|n| {
+            let port = [a.port, b.port][n % 2];
+            let answer = api(
+                port,
+                &key,
+                "POST",
+                "/api/v1/verify",
+                &format!("{{\"email\":\"gus@nodes.example\",\"otp\":\"{wrong}\"}}"),
+            );
+            crate::crash::between(&answer, "\"verdict\":\"", "\"").to_owned()
+        })
+        .collect();
+    assert_eq!(verdicts, ["invalid", "invalid", "invalid", "throttled", "throttled", "throttled"]);
+    drop((a, b));
+    runtime.block_on(database.drop_database());
+}
