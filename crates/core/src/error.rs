@@ -142,3 +142,15 @@ impl Error {
         )
     }
 }
+
+/// The error and every error it wraps, joined with ": ": how a failure is written to a log.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -8,14 +8,7 @@ use keyward_mail::{AnyMailer, ConfigError, DEFAULT_FROM, SmtpMailer, SmtpSecurit
 
 /// The error and all its causes, as a person would read them in the log.
 fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    keyward_core::error::cause_chain(error)
 }
 
 #[test]

@@ -123,17 +123,7 @@ fn human_wait(seconds: u64) -> String {
     }
 }
 
-/// The error and every error it wraps, joined with ": ".
-pub fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use keyward_core::error::cause_chain;
 
 /// `templates/error.html`.
 #[derive(Template)]

@@ -8,6 +8,7 @@
 
 use super::{Failure, Services};
 use crate::UnixTime;
+use crate::error::cause_chain;
 use crate::mail::Mailer;
 use crate::ports::PasswordHasher;
 use crate::store::{QueuedMail, Store};
@@ -65,17 +66,6 @@ fn retry_at(mail: &QueuedMail, now: UnixTime) -> Option<UnixTime> {
     }
     let wait = FIRST_RETRY_SECS.saturating_mul(1 << mail.attempts.saturating_sub(1).min(20));
     Some(UnixTime(now.seconds().saturating_add(wait)))
-}
-
-fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// E-mails to the users of the admin's account that were given up on, newest twenty first.
