@@ -206,10 +206,18 @@ pub async fn prove_second_factor<S: Store, M: Mailer, H: PasswordHasher>(
     if checked.verdict != Verdict::Ok {
         return Ok(SecondFactorOutcome { checked, token: None });
     }
-    let token = super::auth::complete_session(services, session).await?;
-    if after_password {
-        super::auth::record_sign_in(services, user, origin, checked.factor.as_str(), detail).await?;
-    }
+    // The factor is used up (its own conditional update); the new session and the sign-in record go
+    // together.
+    let token = services
+        .store
+        .atomically(async {
+            let token = super::auth::complete_session(services, session).await?;
+            if after_password {
+                super::auth::record_sign_in(services, user, origin, checked.factor.as_str(), detail).await?;
+            }
+            Ok::<_, Failure>(token)
+        })
+        .await?;
     Ok(SecondFactorOutcome { checked, token: Some(token) })
 }
 
