@@ -49,7 +49,14 @@ impl OtpAuthUri {
                 "the issuer and the account name may not contain control characters".into(),
             ));
         }
-        Ok(OtpAuthUri { issuer: issuer.map(str::to_owned), account: account.to_owned(), secret, params })
+        let uri =
+            OtpAuthUri { issuer: issuer.map(str::to_owned), account: account.to_owned(), secret, params };
+        // What is made must read back: percent-encoding can make a URI that parsed three times as long.
+        // (Found by the otpauth_uri fuzz target.)
+        if uri.to_string().len() > MAX_URI_LEN {
+            return Err(Error::InvalidUri("the issuer and the account name are too long".into()));
+        }
+        Ok(uri)
     }
 
     /// Parses a URI as authenticator apps read it. Unknown parameters (such as `image`) are ignored; when the
@@ -193,6 +200,11 @@ mod tests {
             OtpAuthUri::parse("otpauth://totp/%09alice?secret=JBSWY3DPEHPK3PXP&issuer=Keyward").unwrap();
         assert_eq!(tab.to_string(), OtpAuthUri::parse(&tab.to_string()).unwrap().to_string());
         assert!(tab.to_string().starts_with("otpauth://totp/Keyward:alice?"), "{tab}");
+        let long = format!("otpauth://totp/{}?secret=JBSWY3DPEHPK3PXP", "\u{e9}".repeat(MAX_URI_LEN / 3));
+        assert!(
+            long.len() <= MAX_URI_LEN && OtpAuthUri::parse(&long).is_err(),
+            "its printed form would be too long"
+        );
         let control = "otpauth://totp/%09%01alice?secret=JBSWY3DPEHPK3PXP&issuer=Keyward";
         assert!(matches!(OtpAuthUri::parse(control), Err(Error::InvalidUri(_))));
         assert!(OtpAuthUri::parse("otpauth://totp/Keyward:al%00ice?secret=JBSWY3DPEHPK3PXP").is_err());
