@@ -135,6 +135,39 @@ fn status_of(answer: &str) -> String {
 struct Acknowledged {
     otps: Vec<String>,
     users: Vec<String>,
+    /// Users whose app the API confirmed.
+    enrolled: Vec<String>,
+}
+
+/// A JSON API call with the bearer `key`; the whole response.
+fn api(port: u16, key: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    exchange(
+        port,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+/// Enrolls an app for the user `id` through the API (start, then the first code from `keyward otp totp`);
+/// whether the confirmation was acknowledged.
+fn enroll_app(port: u16, key: &str, id: &str, dir: &Path) -> std::io::Result<bool> {
+    let started = api(port, key, "POST", &format!("/api/v1/users/{id}/totp"), "{}")?;
+    if !started.starts_with("HTTP/1.1 201") {
+        return Ok(false);
+    }
+    let uri = between(&started, "\"otpauth_uri\":\"", "\"").replace("\\u0026", "&");
+    let code = tools::stdout_of(keyward(dir).args(["otp", "totp", "--uri", &uri])).trim().to_owned();
+    let confirmed = api(
+        port,
+        key,
+        "POST",
+        &format!("/api/v1/users/{id}/totp/confirm"),
+        &format!("{{\"code\":\"{code}\"}}"),
+    )?;
+    Ok(confirmed.starts_with("HTTP/1.1 200"))
 }
 
 fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&str>) {
@@ -153,6 +186,23 @@ fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&
     };
     let mut server = start();
     let key = api_key(server.port, &[&dir]);
+    // People to enroll during the crashes, made before them.
+    for n in 0..60 {
+        assert!(
+            add_user(server.port, &key, &format!("enrollee{n}@crash.example"))
+                .unwrap()
+                .starts_with("HTTP/1.1 202")
+        );
+    }
+    let listed = api(server.port, &key, "GET", "/api/v1/users", "").unwrap();
+    let enrollees: Vec<(String, String)> = (0..60)
+        .map(|n| {
+            let email = format!("enrollee{n}@crash.example");
+            let before = &listed[..listed.find(&format!(",\"email\":\"{email}\"")).expect(&listed)];
+            (before[before.rfind("\"id\":").unwrap() + 5..].to_owned(), email)
+        })
+        .collect();
+    let enrollees = Arc::new(Mutex::new(enrollees.into_iter()));
     let seen = Arc::new(Mutex::new(Acknowledged::default()));
     let mut next_user = 0;
     for kill in 0..KILLS {
@@ -193,10 +243,25 @@ fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&
                 n
             })
         };
+        let enrollments = {
+            let (running, seen, key, dir, enrollees) =
+                (Arc::clone(&running), Arc::clone(&seen), key.clone(), dir.clone(), Arc::clone(&enrollees));
+            std::thread::spawn(move || {
+                while running.load(Ordering::SeqCst) {
+                    let Some((id, email)) = enrollees.lock().unwrap().next() else { break };
+                    match enroll_app(port, &key, &id, &dir) {
+                        Ok(true) => seen.lock().unwrap().enrolled.push(email),
+                        Ok(false) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        };
         std::thread::sleep(Duration::from_millis(300 + 90 * kill as u64));
         server.kill_hard();
         running.store(false, Ordering::SeqCst);
         otps.join().unwrap();
+        enrollments.join().unwrap();
         next_user = users.join().unwrap();
         server = start();
     }
@@ -222,6 +287,10 @@ fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&
     for email in &seen.users {
         assert!(listed.contains(&format!("\"{email}\"")), "{email} was acknowledged, then lost");
     }
+    for email in &seen.enrolled {
+        let enrolled = format!("\"email\":\"{email}\",\"role\":\"user\",\"status\":\"enrolled\"");
+        assert!(listed.contains(&enrolled), "{email}'s app was acknowledged, then lost");
+    }
     // Every acknowledged user's password e-mail leaves the outbox: at once, or, where a kill caught a
     // worker sending it, once its 60-second lease has run out.
     let delivered = waited_for("every acknowledged user's e-mail", Duration::from_secs(90), || {
@@ -231,12 +300,22 @@ fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&
     let audit = tools::stdout_of(keyward(&dir).envs(env.iter().copied()).args(["audit", "verify"]));
     assert!(audit.contains("the audit log is intact"), "{audit}");
     drop(server);
-    let events = count_added_events(env, sqlite_file.map(|file| dir.join(file)));
+    let database = sqlite_file.map(|file| dir.join(file));
+    let events = count(env, &database, "SELECT COUNT(*) FROM audit_events WHERE action = 'user.added'");
     assert!(
         events >= seen.users.len(),
         "{events} user.added events for {} acknowledged users",
         seen.users.len()
     );
+    // Whatever a kill interrupted: no confirmed app without its recovery codes or its totp.enrolled event.
+    let confirmed = "FROM totp_factors t WHERE t.confirmed_at IS NOT NULL AND NOT EXISTS";
+    let without_codes =
+        format!("SELECT COUNT(*) {confirmed} (SELECT 1 FROM recovery_codes r WHERE r.user_id = t.user_id)");
+    let without_event = format!(
+        "SELECT COUNT(*) {confirmed} (SELECT 1 FROM audit_events e WHERE e.action = 'totp.enrolled' \
+         AND e.target = 'user:' || t.user_id)"
+    );
+    assert_eq!((count(env, &database, &without_codes), count(env, &database, &without_event)), (0, 0));
     let mut per_user: BTreeMap<&str, usize> = BTreeMap::new();
     for email in &seen.users {
         per_user.insert(email, delivered.iter().filter(|mail| mail.contains(email.as_str())).count());
@@ -246,10 +325,11 @@ fn crash_again_and_again(name: &str, env: &[(&str, &str)], sqlite_file: Option<&
         assert_eq!(sqlite(&dir.join(file), "PRAGMA integrity_check"), "ok");
     }
     eprintln!(
-        "{name}: {KILLS} SIGKILLs; {} OTPs and {} users acknowledged, none lost or accepted twice; every \
-         user's e-mail delivered, {twice} of them twice (a kill between the delivery and its record)",
+        "{name}: {KILLS} SIGKILLs; {} OTPs, {} users and {} app enrollments acknowledged, none lost or accepted \
+         twice; every user's e-mail delivered, {twice} of them twice (a kill between the delivery and its record)",
         seen.otps.len(),
         seen.users.len(),
+        seen.enrolled.len(),
     );
 }
 
@@ -262,10 +342,10 @@ fn sqlite(file: &Path, sql: &str) -> String {
     tools::stdout_of(std::process::Command::new("python3").args(["-c", &script])).trim().to_owned()
 }
 
-fn count_added_events(env: &[(&str, &str)], sqlite_file: Option<std::path::PathBuf>) -> usize {
-    let sql = "SELECT COUNT(*) FROM audit_events WHERE action = 'user.added'";
+/// One count from the database, through a client we did not write (Python's sqlite3, or psql).
+fn count(env: &[(&str, &str)], sqlite_file: &Option<std::path::PathBuf>, sql: &str) -> usize {
     let text = match sqlite_file {
-        Some(file) => sqlite(&file, sql),
+        Some(file) => sqlite(file, sql),
         None => {
             let url = env.iter().find(|(name, _)| *name == "KEYWARD_DATABASE_URL").unwrap().1;
             tools::stdout_of(std::process::Command::new("psql").args([url, "-tAc", sql])).trim().to_owned()
