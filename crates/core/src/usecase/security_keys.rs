@@ -117,17 +117,15 @@ async fn finish_registration<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     user: &User,
     session: &Session,
-    ceremony: &RegistrationAnswer<'_>,
+    taken: &TakenRegistration,
+    response: &str,
     origin: &Origin,
     fresh_codes: bool,
 ) -> Result<KeyRegistered, Failure> {
-    let name = SecurityKeyName::parse(ceremony.name)?;
+    let TakenRegistration { name, state } = taken;
     let first = !services.has_working_factor(user).await?;
-    let state =
-        take(services, user, REGISTER, ceremony.handle).await?.ok_or(Failure::Refused(STALE.into()))?;
-    let credential =
-        services.webauthn.finish_registration(&state, ceremony.response).map_err(webauthn_failure)?;
-    let key = match services.store.insert_security_key(user.id, &name, &credential, services.now()).await {
+    let credential = services.webauthn.finish_registration(state, response).map_err(webauthn_failure)?;
+    let key = match services.store.insert_security_key(user.id, name, &credential, services.now()).await {
         Ok(key) => key,
         Err(StoreError::Duplicate(_)) => {
             return Err(Failure::Refused("This security key is registered already.".into()));
@@ -155,6 +153,23 @@ async fn finish_registration<S: Store, M: Mailer, H: PasswordHasher>(
         )
         .await?;
     Ok(KeyRegistered { key, recovery_codes, token })
+}
+
+/// A registration's name, and its ceremony taken out of the database: before the unit of work, so that an
+/// answer that fails inside it does not put the ceremony back (single use, whatever the outcome).
+struct TakenRegistration {
+    name: SecurityKeyName,
+    state: String,
+}
+
+async fn take_registration<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+    answer: &RegistrationAnswer<'_>,
+) -> Result<TakenRegistration, Failure> {
+    let name = SecurityKeyName::parse(answer.name)?;
+    let state = take(services, user, REGISTER, answer.handle).await?.ok_or(Failure::Refused(STALE.into()))?;
+    Ok(TakenRegistration { name, state })
 }
 
 /// What the browser posts back after `navigator.credentials.create()`.
@@ -187,14 +202,20 @@ pub async fn finish_security_key_enrollment<S: Store, M: Mailer, H: PasswordHash
     answer: &RegistrationAnswer<'_>,
     origin: &Origin,
 ) -> Result<KeyRegistered, Failure> {
+    if !may_bind(services, page, session) {
+        return Err(Failure::Forbidden);
+    }
+    let taken = take_registration(services, &page.user, answer).await?;
     services
         .store
         .atomically(async {
-            if !may_bind(services, page, session) {
-                return Err(Failure::Forbidden);
+            let registered =
+                finish_registration(services, &page.user, session, &taken, answer.response, origin, true)
+                    .await?;
+            // The link works once: a second tab that got here too rolls its key back.
+            if !services.store.close_invitation(page.invitation.id, services.now()).await? {
+                return Err(Failure::Refused(STALE.into()));
             }
-            let registered = finish_registration(services, &page.user, session, answer, origin, true).await?;
-            services.store.close_invitation(page.invitation.id, services.now()).await?;
             Ok(registered)
         })
         .await
@@ -220,13 +241,14 @@ pub async fn finish_own_security_key<S: Store, M: Mailer, H: PasswordHasher>(
     answer: &RegistrationAnswer<'_>,
     origin: &Origin,
 ) -> Result<KeyRegistered, Failure> {
+    if services.has_working_factor(user).await? {
+        require_fresh_second_factor(services, session)?;
+    }
+    let taken = take_registration(services, user, answer).await?;
     services
         .store
         .atomically(async {
-            if services.has_working_factor(user).await? {
-                require_fresh_second_factor(services, session)?;
-            }
-            finish_registration(services, user, session, answer, origin, false).await
+            finish_registration(services, user, session, &taken, answer.response, origin, false).await
         })
         .await
 }

@@ -216,6 +216,26 @@ async fn replayed_expired_phished_and_foreign_answers_and_a_backward_counter_are
     let credential = bobs.authenticate(PUBLIC_URL, &options).unwrap();
     let first = answer(&mut bob, "/login/otp", "/login/otp", &handle, &credential, "").await;
     assert_eq!(first.location.as_deref(), Some("/"));
+    // A registration ceremony is used up by a refused answer too: the real answer cannot follow it.
+    let (handle, options) =
+        ceremony(&mut bob, "/account/security", "/account/security/security-key/options").await;
+    let page = bob.get("/account/security").await;
+    let refused = bob
+        .post(
+            "/account/security/security-key",
+            &[("csrf", &page.csrf()), ("name", "Spare"), ("handle", &handle), ("credential", "{}")],
+        )
+        .await;
+    assert!(refused.contains("answer was not accepted"), "{}", refused.body);
+    let real = SoftAuthenticator::default().register(PUBLIC_URL, &options).unwrap();
+    let page = bob.get("/account/security").await;
+    let again = bob
+        .post(
+            "/account/security/security-key",
+            &[("csrf", &page.csrf()), ("name", "Spare"), ("handle", &handle), ("credential", &real)],
+        )
+        .await;
+    assert!(again.contains("the page was sent twice"), "{}", again.body);
     let mut thief = intruder(&app, 1).await;
     let replayed = answer(&mut thief, "/login/otp", "/login/otp", &handle, &credential, "").await;
     assert_eq!(replayed.status, StatusCode::UNPROCESSABLE_ENTITY);
