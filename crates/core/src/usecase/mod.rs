@@ -44,7 +44,7 @@ pub use security::{
 };
 pub use security_keys::{
     CeremonyStarted, KeyRegistered, RegistrationAnswer, begin_own_security_key, begin_security_key_check,
-    begin_security_key_enrollment, finish_own_security_key, finish_security_key_enrollment,
+    begin_security_key_enrollment, finish_own_security_key, finish_security_key_enrollment, has_security_key,
     remove_own_security_key,
 };
 pub use signup::{

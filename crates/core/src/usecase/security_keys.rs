@@ -291,6 +291,14 @@ pub async fn remove_own_security_key<S: Store, M: Mailer, H: PasswordHasher>(
         .await
 }
 
+/// Whether the second step and step-up offer "Use your security key" to the person.
+pub async fn has_security_key<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    user: &User,
+) -> Result<bool, Failure> {
+    Ok(!services.store.security_keys_of(user.id).await?.is_empty())
+}
+
 /// "Use your security key" at the second step or at step-up: options over the person's keys.
 pub async fn begin_security_key_check<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,

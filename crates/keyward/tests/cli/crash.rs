@@ -115,15 +115,7 @@ pub(crate) fn api_key(port: u16, data: &[&Path]) -> String {
 }
 
 pub(crate) fn add_user(port: u16, key: &str, email: &str) -> std::io::Result<String> {
-    let body = format!("{{\"email\":\"{email}\"}}");
-    exchange(
-        port,
-        &format!(
-            "POST /api/v1/users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
+    api(port, key, "POST", "/api/v1/users", &format!("{{\"email\":\"{email}\"}}"))
 }
 
 fn status_of(answer: &str) -> String {
@@ -140,7 +132,7 @@ struct Acknowledged {
 }
 
 /// A JSON API call with the bearer `key`; the whole response.
-fn api(port: u16, key: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+pub(crate) fn api(port: u16, key: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
     exchange(
         port,
         &format!(

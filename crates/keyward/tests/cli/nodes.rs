@@ -66,17 +66,8 @@ fn of_200_concurrent_submissions_of_one_otp_over_two_nodes_exactly_one_is_accept
     runtime.block_on(database.drop_database());
 }
 
-/// A JSON API call with the bearer `key`; the whole response.
 fn api(port: u16, key: &str, method: &str, path: &str, body: &str) -> String {
-    crate::operations::exchange(
-        port,
-        &format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .unwrap()
+    crate::crash::api(port, key, method, path, body).unwrap()
 }
 
 #[test]

@@ -388,7 +388,7 @@ pub async fn otp_page_get<S: Store, M: Mailer>(
     let csrf = crate::session::csrf_token(&token);
     let operator = user.role == Role::Operator;
     let days = usecase::remember_days_offered(&state.services, &user).await?;
-    let key = has_security_key(&state, &user).await?;
+    let key = usecase::has_security_key(&state.services, &user).await?;
     Ok(otp_page(Layout::public("One-time password"), csrf, false, String::new(), operator, days, key)
         .into_response())
 }
@@ -423,18 +423,10 @@ pub async fn step_up_page<S: Store, M: Mailer>(
     Member(visitor): Member,
     Query(query): Query<NextQuery>,
 ) -> AppResult<Response> {
-    let key = has_security_key(&state, &visitor.user).await?;
+    let key = usecase::has_security_key(&state.services, &visitor.user).await?;
     let layout = visitor.layout("Confirm it is you", "/step-up");
     let next = safe_next(&query.next).to_owned();
     Ok(otp_page(layout, visitor.csrf(), true, next, false, 0, key).into_response())
-}
-
-/// Whether the person has a security key to offer beside the code field.
-async fn has_security_key<S: Store, M: Mailer>(
-    state: &SharedState<S, M>,
-    user: &keyward_core::user::User,
-) -> AppResult<bool> {
-    Ok(!state.services.store.security_keys_of(user.id).await?.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -512,7 +504,7 @@ async fn prove<S: Store, M: Mailer>(
             let csrf = crate::session::csrf_token(&token);
             let days =
                 if step_up { 0 } else { usecase::remember_days_offered(&state.services, &user).await? };
-            let key = has_security_key(&state, &user).await?;
+            let key = usecase::has_security_key(&state.services, &user).await?;
             let layout = if step_up {
                 Visitor { session, user, token, grace_days_left: None }
                     .layout("Confirm it is you", "/step-up")

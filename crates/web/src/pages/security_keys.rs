@@ -15,6 +15,7 @@ use keyward_core::usecase::{self, CeremonyStarted, Failure, RegistrationAnswer};
 use serde::Deserialize;
 
 use super::enroll::{RecoveryCodes, qr_step, session_of_user};
+use super::security::Nothing;
 use super::{ClientOrigin, Member, SharedState, Visitor, notice_or_error, step_up};
 use crate::errors::{AppError, AppResult};
 use crate::layout::{Layout, MY_SECURITY_PATH, Notice};
@@ -26,9 +27,6 @@ pub const LOGIN_OPTIONS_PATH: &str = "/login/security-key/options";
 pub const MINE_PATH: &str = "/account/security/security-key";
 pub const MINE_OPTIONS_PATH: &str = "/account/security/security-key/options";
 pub const MINE_REMOVE_PATH: &str = "/account/security/security-key/remove";
-
-#[derive(Deserialize)]
-pub struct Nothing {}
 
 /// What webauthn.js posts after `navigator.credentials.create()`.
 #[derive(Deserialize)]
