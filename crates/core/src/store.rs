@@ -310,6 +310,11 @@ pub trait SessionStore {
 /// Throttle counters shared by all nodes.
 pub trait ThrottleStore {
     fn throttle_state(&self, key: &str) -> impl Future<Output = StoreResult<Option<ThrottleState>>> + Send;
+    /// The states of several keys with one query, in the order of `keys`.
+    fn throttle_states(
+        &self,
+        keys: &[&str],
+    ) -> impl Future<Output = StoreResult<Vec<Option<ThrottleState>>>> + Send;
     /// Replaces `expected` by `next` only if the stored state is still `expected` (compare-and-swap).
     fn swap_throttle(
         &self,
@@ -594,6 +599,17 @@ pub struct QueuedMail {
 /// single conditional statements inside it. Work that is already in a unit joins it.
 pub trait UnitOfWork {
     fn atomically<T, E, F>(&self, work: F) -> impl Future<Output = Result<T, E>> + Send
+    where
+        T: Send,
+        E: From<StoreError> + Send,
+        F: Future<Output = Result<T, E>> + Send;
+    /// Runs `work` with every other check of this user's second factor held back until it ends, on every
+    /// node, so reading the user's budgets, checking and recording the outcome is one step. On
+    /// PostgreSQL: one unit of work holding an advisory lock on the user. On SQLite, which one process
+    /// serves: a lock in the process (or the unit the task is in, which holds the database's write lock
+    /// already), each statement committing on its own, so reads run beside other requests and a success
+    /// costs one write; `atomically` inside keeps the writes that belong together.
+    fn checking_user<T, E, F>(&self, user_id: UserId, work: F) -> impl Future<Output = Result<T, E>> + Send
     where
         T: Send,
         E: From<StoreError> + Send,

@@ -41,6 +41,17 @@ pub async fn check_local_yubikey_otp<S: FactorStore>(
     let Some(key) = store.find_yubikey(public_id).await? else {
         return Ok(Err(Rejection::UnknownKey(public_id.as_str().to_owned())));
     };
+    check_known_yubikey_otp(store, ring, key, otp).await
+}
+
+/// [`check_local_yubikey_otp`] for the key the caller has already read: the one whose public id `otp` starts with.
+pub async fn check_known_yubikey_otp<S: FactorStore>(
+    store: &S,
+    ring: &KeyRing,
+    key: Yubikey,
+    otp: &YubikeyOtp,
+) -> StoreResult<Result<Accepted, Rejection>> {
+    let public_id = otp.public_id();
     let Some(sealed) = &key.secret else {
         return Ok(Err(Rejection::NotLocal(public_id.as_str().to_owned())));
     };

@@ -33,6 +33,9 @@ use sqlx::sqlite::{
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: Pool,
+    /// On SQLite, the locks that hold one user's second-factor checks apart (see
+    /// [`UnitOfWork::checking_user`](keyward_core::store::UnitOfWork::checking_user)); shared by clones.
+    checks: std::sync::Arc<[tokio::sync::Mutex<()>]>,
 }
 
 #[derive(Clone, Debug)]
@@ -143,7 +146,8 @@ impl SqlStore {
                     .map_err(backend)?,
             )
         };
-        Ok(SqlStore { pool })
+        let checks = (0..unit::CHECK_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        Ok(SqlStore { pool, checks })
     }
 
     /// Brings the schema up to date; running it again changes nothing.

@@ -11,6 +11,22 @@ struct ThrottleRow {
     last_at: i64,
 }
 
+impl ThrottleRow {
+    fn state(&self) -> StoreResult<ThrottleState> {
+        Ok(ThrottleState {
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            last_at: time(self.last_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyedThrottleRow {
+    key: String,
+    #[sqlx(flatten)]
+    row: ThrottleRow,
+}
+
 impl ThrottleStore for SqlStore {
     async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
         let row: Option<ThrottleRow> = with_pool!(self, pool => {
@@ -20,13 +36,25 @@ impl ThrottleStore for SqlStore {
                 .await
                 .map_err(backend)?
         });
-        row.map(|row| {
-            Ok(ThrottleState {
-                attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
-                last_at: time(row.last_at)?,
-            })
-        })
-        .transpose()
+        row.map(|row| row.state()).transpose()
+    }
+
+    async fn throttle_states(&self, keys: &[&str]) -> StoreResult<Vec<Option<ThrottleState>>> {
+        let placeholders: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT key, attempts, last_at FROM throttles WHERE key IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<KeyedThrottleRow> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for key in keys {
+                query = query.bind(*key);
+            }
+            query.fetch_all(pool).await.map_err(backend)?
+        });
+        keys.iter()
+            .map(|key| rows.iter().find(|found| found.key == *key).map(|found| found.row.state()).transpose())
+            .collect()
     }
 
     async fn swap_throttle(
