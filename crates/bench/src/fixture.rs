@@ -28,7 +28,7 @@ use crate::edge;
 
 /// Every user's password, for the login workloads.
 pub const PASSWORD: &str = "bench horse battery staple";
-/// The account's admin, who has an app of her own (number [`ADMIN`]) for the admin pages' workload.
+/// The account's admin, who has a YubiKey of her own (number [`ADMIN`]) for the admin workloads.
 pub const ADMIN_EMAIL: &str = "admin@bench.example";
 pub const ADMIN: u64 = u64::MAX;
 /// Users are seeded this many to a transaction.
@@ -39,6 +39,9 @@ const CHUNK: u64 = 5_000;
 pub struct Fixture {
     pub database_url: String,
     pub users: u64,
+    /// Users beside them with no factor yet (`new<n>@bench.example`), for "send to all not yet enrolled".
+    #[serde(default)]
+    pub unenrolled: u64,
     pub account_id: i64,
     /// The master key ring, as `KEYWARD_MASTER_KEY` takes it.
     pub master_key: String,
@@ -119,7 +122,7 @@ impl Fixture {
 }
 
 /// Seeds a fresh database at `database_url` with `users` users and returns the fixture describing it.
-pub async fn seed(database_url: &str, users: u64) -> anyhow::Result<Fixture> {
+pub async fn seed(database_url: &str, users: u64, unenrolled: u64) -> anyhow::Result<Fixture> {
     let store = SqlStore::connect(database_url).await.context("connecting to the database")?;
     store.migrate().await.context("migrating")?;
     let mut rng = edge::rng();
@@ -142,6 +145,7 @@ pub async fn seed(database_url: &str, users: u64) -> anyhow::Result<Fixture> {
     let fixture = Fixture {
         database_url: database_url.to_owned(),
         users,
+        unenrolled,
         account_id: account.id.0,
         master_key: ring.to_text().trim_end().to_owned(),
         seed: hex::encode(seed),
@@ -151,9 +155,12 @@ pub async fn seed(database_url: &str, users: u64) -> anyhow::Result<Fixture> {
         next_counter: 1,
         last_totp_step: 0,
     };
-    let secret = ring.seal(&fixture.derive("totp", ADMIN)[..20], &totp_seal_context(admin.id), &mut rng)?;
-    let factor = store.insert_totp_factor(admin.id, &secret, TotpParams::default(), now).await?;
-    store.consume_totp_step(factor.id, 0, 0, now).await?;
+    let (public_id, aes, private_id) = fixture.yubikey_secrets(ADMIN)?;
+    let plain = [&aes.as_bytes()[..], &private_id.as_bytes()[..]].concat();
+    store
+        .import_yubikey(&public_id, &ring.seal(&plain, &yubikey_seal_context(&public_id), &mut rng)?, now)
+        .await?;
+    store.register_yubikey(&public_id, admin.id, now).await?;
     let began = std::time::Instant::now();
     let mut first = 0;
     while first < users {
@@ -162,6 +169,15 @@ pub async fn seed(database_url: &str, users: u64) -> anyhow::Result<Fixture> {
         first = last;
         eprintln!("seeded {last} of {users} users ({:.0} s)", began.elapsed().as_secs_f64());
     }
+    store
+        .atomically(async {
+            for n in 0..unenrolled {
+                let email = Email::parse(&format!("new{n}@bench.example"))?;
+                store.insert_user(account.id, &email, Role::User, Some(&hash), now).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await?;
     store.close().await;
     Ok(fixture)
 }

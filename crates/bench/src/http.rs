@@ -21,6 +21,11 @@ impl Answer {
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.body)
     }
+
+    /// The body's first 300 characters, for an error message.
+    pub fn excerpt(&self) -> String {
+        self.text().chars().take(300).collect()
+    }
 }
 
 pub struct Connection {

@@ -28,6 +28,17 @@ pub enum Workload {
     Password,
     /// `GET --page` as the account's admin (logged in once per connection): an admin page as the account grows.
     Page,
+    /// "Add user" as the admin, a new address each time.
+    AddUser,
+    /// "Send enrollment e-mail" to all users not yet enrolled, as the admin.
+    SendToAll,
+}
+
+impl Workload {
+    /// Whether each connection logs in as the account's admin first.
+    pub fn as_admin(self) -> bool {
+        matches!(self, Workload::Page | Workload::AddUser | Workload::SendToAll)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +62,10 @@ pub struct Codes {
     /// the next one of the same key would rightly be refused as replayed.
     busy: Vec<AtomicBool>,
     pub waited: AtomicU64,
+    /// Users added by [`Workload::AddUser`] so far.
+    added: AtomicU64,
+    /// Touches of the admin's YubiKey so far.
+    admin_presses: AtomicU32,
 }
 
 impl Codes {
@@ -63,6 +78,8 @@ impl Codes {
             totp_steps: (0..users).map(|_| AtomicU64::new(last)).collect(),
             busy: (0..users).map(|_| AtomicBool::new(false)).collect(),
             waited: AtomicU64::new(0),
+            added: AtomicU64::new(0),
+            admin_presses: AtomicU32::new(0),
             fixture,
             page,
         }
@@ -110,6 +127,7 @@ impl Codes {
     /// The fixture to save after a run: counters and steps past everything this run typed.
     pub fn fixture_after(&self) -> Fixture {
         let most_presses = self.presses.iter().map(|p| p.load(Ordering::Relaxed)).max().unwrap_or(0);
+        let most_presses = most_presses.max(self.admin_presses.load(Ordering::Relaxed));
         let counters = u16::try_from(most_presses / 256 + 1).unwrap_or(u16::MAX);
         let last_step = self.totp_steps.iter().map(|s| s.load(Ordering::Relaxed)).max().unwrap_or(0);
         Fixture {
@@ -177,15 +195,31 @@ pub async fn drive(
     codes: &Arc<Codes>,
     first_source: u32,
 ) -> anyhow::Result<Outcome> {
-    let began = Instant::now();
-    let deadline = began + duration;
-    let mut tasks = Vec::with_capacity(connections);
+    // Connections are opened (and the admin logged in) before the clock starts.
+    let mut opening = Vec::with_capacity(connections);
     for index in 0..connections {
         let node = nodes[index % nodes.len()];
         let source = IpAddr::V4(Ipv4Addr::from(0x7f01_0000 + first_source + index as u32));
         let codes = Arc::clone(codes);
+        opening.push(tokio::spawn(async move {
+            let mut connection = Connection::open(node, Some(source)).await?;
+            if workload.as_admin() {
+                admin_login(&mut connection, &codes).await?;
+            }
+            Ok::<_, anyhow::Error>((node, source, connection))
+        }));
+    }
+    let mut opened = Vec::with_capacity(connections);
+    for task in opening {
+        opened.push(task.await.context("opening a connection failed")??);
+    }
+    let began = Instant::now();
+    let deadline = began + duration;
+    let mut tasks = Vec::with_capacity(connections);
+    for (node, source, connection) in opened {
+        let codes = Arc::clone(codes);
         tasks.push(tokio::spawn(async move {
-            connection(node, source, deadline, workload, factor, &codes).await
+            run_connection(connection, node, source, deadline, workload, factor, &codes).await
         }));
     }
     let mut outcome = Outcome::default();
@@ -196,7 +230,8 @@ pub async fn drive(
     Ok(outcome)
 }
 
-async fn connection(
+async fn run_connection(
+    mut connection: Connection,
     node: SocketAddr,
     source: IpAddr,
     deadline: Instant,
@@ -205,10 +240,6 @@ async fn connection(
     codes: &Codes,
 ) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::default();
-    let mut connection = Connection::open(node, Some(source)).await?;
-    if workload == Workload::Page {
-        admin_login(&mut connection, codes).await?;
-    }
     while Instant::now() < deadline {
         let began = Instant::now();
         match one(&mut connection, workload, factor, codes).await {
@@ -220,6 +251,9 @@ async fn connection(
                 outcome.first_error.get_or_insert_with(|| format!("{error:#}"));
                 // A broken connection is opened again; a refused answer is simply counted.
                 connection = Connection::open(node, Some(source)).await?;
+                if workload.as_admin() {
+                    admin_login(&mut connection, codes).await?;
+                }
             }
         }
     }
@@ -240,7 +274,26 @@ pub async fn one(
         Workload::Login => login(connection, codes, factor).await,
         Workload::Password => password(connection, codes).await.map(|_| ()),
         Workload::Page => page(connection, codes).await,
+        Workload::AddUser => {
+            let n = codes.added.fetch_add(1, Ordering::Relaxed);
+            let email = format!("added{n}-{}@bench.example", codes.fixture.next_counter);
+            admin_form(connection, "/account/users", &[("email", &email)]).await
+        }
+        Workload::SendToAll => admin_form(connection, "/account/two-factor/totp", &[("user", "all")]).await,
     }
+}
+
+/// Posts an admin form with the CSRF token of the page it is on; the answer must be a redirect back or the
+/// page again with a success notice.
+async fn admin_form(connection: &mut Connection, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<()> {
+    let page = connection.get(path, &[]).await?;
+    let csrf = csrf_of(&page.text()).context("the page has no form")?.to_owned();
+    let fields = [&[("csrf", csrf.as_str())][..], fields].concat();
+    let answer = connection.post_form(path, &fields).await?;
+    if !(answer.status == 303 || answer.status == 200 && answer.text().contains("notice-success")) {
+        bail!("{path} answered {}: {}", answer.status, answer.excerpt());
+    }
+    Ok(())
 }
 
 async fn page(connection: &mut Connection, codes: &Codes) -> anyhow::Result<()> {
@@ -262,20 +315,13 @@ pub async fn admin_login(connection: &mut Connection, codes: &Codes) -> anyhow::
     }
     let page = connection.get("/login/otp", &[]).await?;
     let csrf = csrf_of(&page.text()).context("the second step has no CSRF token")?.to_owned();
-    let totp = codes.fixture.totp(fixture::ADMIN)?;
-    // Each connection's login uses a step of its own: the current one, or the next once it is taken.
-    let mut step = totp.step_at(edge::now())?;
-    loop {
-        let code = totp.code_for_step(step).to_string();
-        let answer = connection.post_form("/login/otp", &[("csrf", &csrf), ("otp", &code)]).await?;
-        if answer.status == 303 && answer.location.as_deref().is_some_and(|to| !to.starts_with("/login")) {
-            return Ok(());
-        }
-        if step > totp.step_at(edge::now())? {
-            bail!("the admin's second step answered {}: {}", answer.status, answer.text());
-        }
-        step += 1;
+    let press = codes.admin_presses.fetch_add(1, Ordering::Relaxed);
+    let otp = codes.fixture.yubikey_otp(fixture::ADMIN, press, &mut edge::rng())?.to_string();
+    let answer = connection.post_form("/login/otp", &[("csrf", &csrf), ("otp", &otp)]).await?;
+    if answer.status != 303 || answer.location.as_deref().is_none_or(|to| to.starts_with("/login")) {
+        bail!("the admin's second step answered {}: {}", answer.status, answer.excerpt());
     }
+    Ok(())
 }
 
 async fn trivial(connection: &mut Connection) -> anyhow::Result<()> {
@@ -293,7 +339,7 @@ async fn verify(connection: &mut Connection, codes: &Codes, factor: Factor) -> a
     let headers = [("content-type", "application/json"), ("authorization", bearer.as_str())];
     let answer = connection.post("/api/v1/verify", &headers, body).await?;
     if answer.status != 200 || !answer.text().contains("\"verdict\":\"ok\"") {
-        bail!("verify answered {}: {}", answer.status, answer.text());
+        bail!("verify answered {}: {}", answer.status, answer.excerpt());
     }
     Ok(())
 }
@@ -305,7 +351,7 @@ async fn wsapi(connection: &mut Connection, codes: &Codes) -> anyhow::Result<()>
     let request = VerifyRequest::new(id, otp.parse()?, Nonce::generate(&mut edge::rng()));
     let answer = connection.get(&format!("/wsapi/2.0/verify?{}", request.query(Some(&key))), &[]).await?;
     if answer.status != 200 || !answer.text().contains("status=OK") {
-        bail!("the Validation Protocol answered {}: {}", answer.status, answer.text());
+        bail!("the Validation Protocol answered {}: {}", answer.status, answer.excerpt());
     }
     Ok(())
 }
@@ -321,7 +367,7 @@ async fn password<'a>(connection: &mut Connection, codes: &'a Codes) -> anyhow::
     let answer =
         connection.post_form("/login", &[("csrf", &csrf), ("email", &email), ("password", PASSWORD)]).await?;
     if answer.status != 303 || answer.location.as_deref() != Some("/login/otp") {
-        bail!("the password step answered {} to {:?}: {}", answer.status, answer.location, answer.text());
+        bail!("the password step answered {} to {:?}: {}", answer.status, answer.location, answer.excerpt());
     }
     Ok(turn)
 }
@@ -333,7 +379,7 @@ async fn login(connection: &mut Connection, codes: &Codes, factor: Factor) -> an
     let otp = codes.code_for(turn.n, factor).await?;
     let answer = connection.post_form("/login/otp", &[("csrf", &csrf), ("otp", &otp)]).await?;
     if answer.status != 303 || answer.location.as_deref().is_none_or(|to| to.starts_with("/login")) {
-        bail!("the second step answered {} to {:?}: {}", answer.status, answer.location, answer.text());
+        bail!("the second step answered {} to {:?}: {}", answer.status, answer.location, answer.excerpt());
     }
     Ok(())
 }

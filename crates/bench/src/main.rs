@@ -41,6 +41,9 @@ struct Args {
     /// Users in the account.
     #[arg(long, default_value_t = 10_000)]
     users: u64,
+    /// Users with no factor yet beside them, for the `send-to-all` workload.
+    #[arg(long, default_value_t = 0)]
+    unenrolled: u64,
     /// Where the fixture (and a SQLite database) is kept between runs; by default
     /// target/bench/<database>-<users>.
     #[arg(long)]
@@ -97,7 +100,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let dir = args.dir.clone().unwrap_or_else(|| {
         let backend = if args.database == "sqlite" { "sqlite" } else { "postgres" };
-        PathBuf::from(format!("target/bench/{backend}-{}", args.users))
+        PathBuf::from(format!("target/bench/{backend}-{}-{}", args.users, args.unenrolled))
     });
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
@@ -128,6 +131,7 @@ async fn prepare(args: &Args, dir: &std::path::Path) -> anyhow::Result<Fixture> 
     if !args.reseed
         && let Some(fixture) = Fixture::load(dir)?
         && fixture.users == args.users
+        && fixture.unenrolled == args.unenrolled
         && fixture.database_url == url
     {
         return Ok(fixture);
@@ -140,7 +144,7 @@ async fn prepare(args: &Args, dir: &std::path::Path) -> anyhow::Result<Fixture> 
         recreate_postgres_database(&url).await?;
     }
     eprintln!("seeding {} users into {url}", args.users);
-    let fixture = fixture::seed(&url, args.users).await?;
+    let fixture = fixture::seed(&url, args.users, args.unenrolled).await?;
     fixture.save(dir)?;
     Ok(fixture)
 }
@@ -213,6 +217,8 @@ async fn measure(
         Workload::Login => format!("login (password, then {:?})", args.factor).to_lowercase(),
         Workload::Password => "password step".to_owned(),
         Workload::Page => format!("admin page (GET {})", args.page),
+        Workload::AddUser => "Add user (POST /account/users)".to_owned(),
+        Workload::SendToAll => "send to all not yet enrolled (POST /account/two-factor/totp)".to_owned(),
         Workload::Trivial => "trivial".to_owned(),
     };
     let outcome =
@@ -267,11 +273,12 @@ fn report(name: &str, mut outcome: Outcome) -> f64 {
 
 async fn count_sql(args: &Args, nodes: &[Node], codes: &Arc<Codes>) -> anyhow::Result<()> {
     let node = nodes.first().context("no node")?;
-    let before = sql::Counts::read(&node.log)?;
     let mut connection = http::Connection::open(node.addr, None).await?;
-    if args.workload == Workload::Page {
+    if args.workload.as_admin() {
         load::admin_login(&mut connection, codes).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let before = sql::Counts::read(&node.log)?;
     let mut ok = 0u64;
     for _ in 0..args.sql_requests {
         if load::one(&mut connection, args.workload, args.factor, codes).await.is_ok() {

@@ -183,19 +183,14 @@ pub trait FactorStore {
     fn find_yubikey(&self, public_id: &PublicId)
     -> impl Future<Output = StoreResult<Option<Yubikey>>> + Send;
     fn yubikeys_of(&self, user_id: UserId) -> impl Future<Output = StoreResult<Vec<Yubikey>>> + Send;
-    /// Records `position` as the key's latest, only if strictly greater than the stored one.
+    /// Records `position` as the key's latest, with the nonce a Validation Protocol request sent with it
+    /// (`None` for any other check), only if strictly greater than the stored one: one conditional update.
     fn advance_yubikey(
         &self,
         id: FactorId,
         position: Position,
+        nonce: Option<&str>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Notes the nonce a Validation Protocol request sent with the OTP just accepted at `position`.
-    fn record_yubikey_nonce(
-        &self,
-        id: FactorId,
-        position: Position,
-        nonce: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Whether the key's last accepted OTP was at `position` and came with `nonce`: the same request again.
     fn is_repeated_request(
         &self,

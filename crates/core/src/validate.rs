@@ -36,12 +36,13 @@ pub async fn check_local_yubikey_otp<S: FactorStore>(
     store: &S,
     ring: &KeyRing,
     otp: &YubikeyOtp,
+    nonce: Option<&str>,
 ) -> StoreResult<Result<Accepted, Rejection>> {
     let public_id = otp.public_id();
     let Some(key) = store.find_yubikey(public_id).await? else {
         return Ok(Err(Rejection::UnknownKey(public_id.as_str().to_owned())));
     };
-    check_known_yubikey_otp(store, ring, key, otp).await
+    check_known_yubikey_otp(store, ring, key, otp, nonce).await
 }
 
 /// [`check_local_yubikey_otp`] for the key the caller has already read: the one whose public id `otp` starts with.
@@ -50,6 +51,7 @@ pub async fn check_known_yubikey_otp<S: FactorStore>(
     ring: &KeyRing,
     key: Yubikey,
     otp: &YubikeyOtp,
+    nonce: Option<&str>,
 ) -> StoreResult<Result<Accepted, Rejection>> {
     let public_id = otp.public_id();
     let Some(sealed) = &key.secret else {
@@ -65,7 +67,7 @@ pub async fn check_known_yubikey_otp<S: FactorStore>(
         Ok(token) => token,
         Err(error) => return Ok(Err(Rejection::Invalid(error))),
     };
-    if !store.advance_yubikey(key.id, token.position()).await? {
+    if !store.advance_yubikey(key.id, token.position(), nonce).await? {
         return Ok(Err(Rejection::Replayed(token.position())));
     }
     Ok(Ok(Accepted { key, token }))

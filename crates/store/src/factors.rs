@@ -263,35 +263,26 @@ impl FactorStore for SqlStore {
         rows.into_iter().map(YubikeyRow::into_yubikey).collect()
     }
 
-    async fn advance_yubikey(&self, id: FactorId, position: Position) -> StoreResult<bool> {
-        let sql = "UPDATE yubikeys SET last_counter = $1, last_use = $2 WHERE id = $3 AND \
+    async fn advance_yubikey(
+        &self,
+        id: FactorId,
+        position: Position,
+        nonce: Option<&str>,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE yubikeys SET last_counter = $1, last_use = $2, last_nonce = $4 WHERE id = $3 AND \
                    (last_counter IS NULL OR last_counter < $1 OR (last_counter = $1 AND last_use < $2))";
         let updated = with_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(i64::from(position.counter))
                 .bind(i64::from(position.session_use))
                 .bind(id.0)
+                .bind(nonce)
                 .execute(pool)
                 .await
                 .map_err(backend)?
                 .rows_affected()
         });
         Ok(updated == 1)
-    }
-
-    async fn record_yubikey_nonce(&self, id: FactorId, position: Position, nonce: &str) -> StoreResult<()> {
-        let sql = "UPDATE yubikeys SET last_nonce = $1 WHERE id = $2 AND last_counter = $3 AND last_use = $4";
-        with_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(nonce)
-                .bind(id.0)
-                .bind(i64::from(position.counter))
-                .bind(i64::from(position.session_use))
-                .execute(pool)
-                .await
-                .map_err(backend)?;
-        });
-        Ok(())
     }
 
     async fn is_repeated_request(&self, id: FactorId, position: Position, nonce: &str) -> StoreResult<bool> {

@@ -3,8 +3,9 @@
 //! argon2id with our parameters takes tens of milliseconds of CPU and 19 MiB of memory per call. Run on
 //! an executor thread, a flood of logins would stall every other request (OTP checks included); run on
 //! unbounded blocking threads, it would spawn hundreds of threads and allocate gigabytes. So each call
-//! goes to `spawn_blocking`, and a semaphore with one permit per CPU bounds how many run at once: the
-//! rest queue, cheaply, as futures. Each running hash borrows one of at most that many argon2
+//! goes to `spawn_blocking`, and a semaphore with one permit per two CPUs (at least one) bounds how many
+//! run at once, so a flood of logins leaves half the machine to everything else (BENCHMARKS.md): the rest
+//! queue, cheaply, as futures. Each running hash borrows one of at most that many argon2
 //! workspaces, kept for the life of the process, so logins do not allocate and free 19 MiB each.
 
 use std::sync::{Arc, Mutex};
@@ -44,9 +45,10 @@ where
     .map_err(BlockingError::Join)
 }
 
-/// The number of password hashes that may run at once by default: one per CPU the process may use.
+/// The number of password hashes that may run at once by default: one per two CPUs the process may use,
+/// at least one.
 pub fn default_permits() -> usize {
-    std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1)
+    (std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1) / 2).max(1)
 }
 
 /// The production [`PasswordHasher`]: argon2id on the blocking pool, bounded by a semaphore.

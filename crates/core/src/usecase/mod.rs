@@ -206,7 +206,7 @@ pub(crate) enum YubikeyJudgement {
 impl<S: Store, M: Mailer, H: PasswordHasher> Services<S, M, H> {
     /// Checks an OTP locally when the key's secret was imported, else through YubiCloud when configured.
     pub(crate) async fn judge_yubikey_otp(&self, otp: &YubikeyOtp) -> Result<YubikeyJudgement, Failure> {
-        match check_local_yubikey_otp(&self.store, &self.keys, otp).await? {
+        match check_local_yubikey_otp(&self.store, &self.keys, otp, None).await? {
             Ok(_) => Ok(YubikeyJudgement::Accepted),
             Err(Rejection::UnknownKey(_) | Rejection::NotLocal(_)) => {
                 let Some(cloud) = &self.cloud else { return Ok(YubikeyJudgement::Uncheckable) };

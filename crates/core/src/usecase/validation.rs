@@ -89,10 +89,9 @@ pub async fn answer_verify_request<S: Store, M: Mailer, H: PasswordHasher>(
             return signed(Status::BadOtp, &with_sl(Vec::new()), Some(Verdict::Invalid));
         }
     }
-    match check_local_yubikey_otp(&services.store, &services.keys, &request.otp).await? {
+    let nonce = Some(request.nonce.as_str());
+    match check_local_yubikey_otp(&services.store, &services.keys, &request.otp, nonce).await? {
         Ok(accepted) => {
-            let position = accepted.token.position();
-            services.store.record_yubikey_nonce(accepted.key.id, position, request.nonce.as_str()).await?;
             let mut extra = Vec::new();
             if request.timestamp {
                 extra.push(("timestamp", accepted.token.timestamp().to_string()));

@@ -202,7 +202,7 @@ async fn check_locally<S: Store, M: Mailer, H: PasswordHasher>(
         },
         (Against::Yubikey(otp, Some(key)), _) => {
             detail = otp.public_id().as_str().to_owned();
-            match check_known_yubikey_otp(store, &services.keys, key, &otp).await? {
+            match check_known_yubikey_otp(store, &services.keys, key, &otp, None).await? {
                 Ok(_) => Verdict::Ok,
                 Err(Rejection::Replayed(_)) => Verdict::Replayed,
                 Err(_) => Verdict::Invalid,

@@ -193,7 +193,7 @@ struct Verified {
 async fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<String> {
     let otp = YubikeyOtp::parse(&args.otp).context("the OTP")?;
     let (store, ring, _) = super::open_with_keys(config).await?;
-    let accepted = check_local_yubikey_otp(&store, &ring, &otp).await??;
+    let accepted = check_local_yubikey_otp(&store, &ring, &otp, None).await??;
     Ok(serde_json::to_string(&Verified {
         status: "OK",
         public_id: accepted.key.public_id.as_str().to_owned(),

@@ -53,7 +53,8 @@ async fn one_of_64_concurrent_uses_of_a_yubikey_otp_wins(db: &TestDb) {
     let key = db.store.register_yubikey(&PublicId::parse("vvrrce").unwrap(), user.id, NOW).await.unwrap();
     let nodes = [db.store.clone(), db.another_node().await];
     let position = Position { counter: 3, session_use: 7 };
-    let wins = race(nodes, |node| async move { node.advance_yubikey(key.id, position).await.unwrap() }).await;
+    let wins =
+        race(nodes, |node| async move { node.advance_yubikey(key.id, position, None).await.unwrap() }).await;
     assert_eq!(wins, 1);
 }
 

@@ -83,24 +83,30 @@ async fn yubikeys_are_imported_registered_and_advanced(db: &TestDb) {
     assert_eq!(keys, vec![cloud.clone(), local.clone()]);
 
     let at = |counter, session_use| Position { counter, session_use };
-    assert!(store.advance_yubikey(imported.id, at(5, 3)).await.unwrap());
+    assert!(store.advance_yubikey(imported.id, at(5, 3), None).await.unwrap());
     for stale in [at(5, 3), at(5, 2), at(4, 200)] {
-        assert!(!store.advance_yubikey(imported.id, stale).await.unwrap(), "{stale:?} is not after (5, 3)");
+        let refused = !store.advance_yubikey(imported.id, stale, Some("stale-nonce-123456")).await.unwrap();
+        assert!(refused, "{stale:?} is not after (5, 3)");
     }
-    assert!(store.advance_yubikey(imported.id, at(5, 4)).await.unwrap());
-    assert!(store.advance_yubikey(imported.id, at(6, 0)).await.unwrap());
-    assert_eq!(store.find_yubikey(&local).await.unwrap().unwrap().last_position, Some(at(6, 0)));
+    assert!(
+        !store.is_repeated_request(imported.id, at(5, 2), "stale-nonce-123456").await.unwrap(),
+        "refused"
+    );
+    assert!(store.advance_yubikey(imported.id, at(5, 4), None).await.unwrap());
+    assert!(
+        !store.is_repeated_request(imported.id, at(5, 4), "nonce-one-1234567").await.unwrap(),
+        "no nonce"
+    );
 
     // The nonce of the last accepted OTP: only the same position and nonce are the same request.
-    assert!(!store.is_repeated_request(imported.id, at(6, 0), "nonce-one-1234567").await.unwrap());
-    store.record_yubikey_nonce(imported.id, at(5, 9), "stale-nonce-123456").await.unwrap();
-    assert!(
-        !store.is_repeated_request(imported.id, at(5, 9), "stale-nonce-123456").await.unwrap(),
-        "not the last"
-    );
-    store.record_yubikey_nonce(imported.id, at(6, 0), "nonce-one-1234567").await.unwrap();
+    assert!(store.advance_yubikey(imported.id, at(6, 0), Some("nonce-one-1234567")).await.unwrap());
+    assert_eq!(store.find_yubikey(&local).await.unwrap().unwrap().last_position, Some(at(6, 0)));
     assert!(store.is_repeated_request(imported.id, at(6, 0), "nonce-one-1234567").await.unwrap());
     assert!(!store.is_repeated_request(imported.id, at(6, 0), "nonce-two-1234567").await.unwrap());
+    assert!(
+        !store.is_repeated_request(imported.id, at(5, 4), "nonce-one-1234567").await.unwrap(),
+        "not the last"
+    );
 
     assert!(store.unregister_yubikey(imported.id).await.unwrap());
     assert!(!store.unregister_yubikey(imported.id).await.unwrap());
