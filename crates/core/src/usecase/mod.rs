@@ -35,7 +35,7 @@ pub use enrollment::{
 pub use people::{
     PasswordLink, TwoFactorStatus, USERS_PER_PAGE, UserOverview, UsersOverviewPage, add_user,
     forgot_password, open_password_link, resend_password_link, set_password, users_overview,
-    users_overview_page,
+    users_overview_page, users_page,
 };
 pub use security::{
     AUDIT_PAGE, AuditFilter, AuditPage, FactorLine, MAX_REMEMBER_DAYS, MySecurity, account_audit_log,

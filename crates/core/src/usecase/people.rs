@@ -74,13 +74,27 @@ pub struct UsersOverviewPage {
 }
 
 /// A page of the admin's account's users, by address after `after` ("" for the first), optionally only
-/// those not enrolled; the queries are the same few whatever the account's size.
+/// those not enrolled, with the account's totals; the queries are the same few whatever the account's size.
 pub async fn users_overview_page<S: Store, M: Mailer, H: PasswordHasher>(
     services: &Services<S, M, H>,
     admin: &User,
     after: &str,
     not_enrolled_only: bool,
 ) -> Result<UsersOverviewPage, Failure> {
+    let (rows, next) = users_page(services, admin, after, not_enrolled_only).await?;
+    // The one query that reads every user of the account (BENCHMARKS.md, "Admin pages").
+    let (total, enrolled) = services.store.account_enrollment(admin.account_id).await?;
+    Ok(UsersOverviewPage { rows, total, enrolled, next })
+}
+
+/// [`users_overview_page`] without the totals, for the pages that do not show them (the TOTP, YubiKey
+/// and security keys tabs): the rows, and the address the next page starts after.
+pub async fn users_page<S: Store, M: Mailer, H: PasswordHasher>(
+    services: &Services<S, M, H>,
+    admin: &User,
+    after: &str,
+    not_enrolled_only: bool,
+) -> Result<(Vec<UserOverview>, Option<String>), Failure> {
     require_admin(admin)?;
     let page = UsersPage { after: after.trim().to_lowercase(), limit: USERS_PER_PAGE + 1, not_enrolled_only };
     let mut rows = services.store.account_factors_page(admin.account_id, services.now(), &page).await?;
@@ -90,10 +104,9 @@ pub async fn users_overview_page<S: Store, M: Mailer, H: PasswordHasher>(
     } else {
         None
     };
-    let (total, enrolled) = services.store.account_enrollment(admin.account_id).await?;
     let rows =
         rows.into_iter().map(|(user, summary)| UserOverview { user, status: status_of(summary) }).collect();
-    Ok(UsersOverviewPage { rows, total, enrolled, next })
+    Ok((rows, next))
 }
 
 /// An account's users, each with their two-factor state.

@@ -20,7 +20,7 @@ use crate::session::{Session, SignIn};
 use crate::store::{AuditQuery, Store};
 use crate::throttle::{self, ThrottlePolicy};
 use crate::token::Token;
-use crate::user::User;
+use crate::user::{Email, User};
 
 /// A person setting up an authenticator app for themselves while logged in (an admin before activating,
 /// anyone re-enrolling from My security): their password again, and, while they have a working factor, a
@@ -344,8 +344,8 @@ pub async fn regenerate_recovery_codes<S: Store, M: Mailer, H: PasswordHasher>(
 /// The audit log's filters as typed on the page; empty means "any".
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// A user of the account, by id.
-    pub user: Option<UserId>,
+    /// A user of the account: their e-mail address, or their id (as older links carry it); empty for anyone.
+    pub user: String,
     /// The start of an action ("totp", "disable_request.approved").
     pub action: String,
     /// From this date (`YYYY-MM-DD`, UTC), inclusive.
@@ -382,9 +382,24 @@ pub async fn account_audit_log<S: Store, M: Mailer, H: PasswordHasher>(
     {
         return Err(Failure::Refused("The \"from\" date must not be after the \"to\" date.".into()));
     }
+    let user = match filter.user.trim() {
+        "" => None,
+        typed => match typed.parse::<i64>() {
+            Ok(id) => Some(UserId(id)),
+            Err(_) => {
+                let unknown =
+                    || Failure::Refused(format!("No user of this account has the address {typed:?}."));
+                let email = Email::parse(typed).map_err(|_| unknown())?;
+                match services.store.find_user_by_email(&email).await? {
+                    Some(found) if found.account_id == admin.account_id => Some(found.id),
+                    _ => return Err(unknown()),
+                }
+            }
+        },
+    };
     let action = filter.action.trim();
     let query = AuditQuery {
-        user: filter.user,
+        user,
         action: (!action.is_empty()).then(|| action.chars().take(100).collect()),
         from,
         until,

@@ -279,8 +279,8 @@ pub async fn new_recovery_codes<S: Store, M: Mailer>(
 #[template(path = "pages/audit.html")]
 struct AuditPage {
     layout: crate::layout::Layout,
-    /// (id, address, selected) of each user, for the filter.
-    users: Vec<(i64, String, bool)>,
+    /// The user filter as typed: an address (or an id).
+    user: String,
     action: String,
     from: String,
     to: String,
@@ -309,9 +309,8 @@ pub async fn audit_log<S: Store, M: Mailer>(
     Member(visitor): Member,
     Query(params): Query<AuditParams>,
 ) -> AppResult<Response> {
-    let user = params.user.trim().parse().ok().map(UserId);
     let filter = AuditFilter {
-        user,
+        user: params.user.clone(),
         action: params.action.clone(),
         from: params.from.clone(),
         to: params.to.clone(),
@@ -329,7 +328,6 @@ pub async fn audit_log<S: Store, M: Mailer>(
                 )
             }
         };
-    let overview = usecase::users_overview(&state.services, &visitor.user).await?;
     let next = page.next.map(|before| {
         let query = serde_urlencoded::to_string([
             ("user", params.user.as_str()),
@@ -347,10 +345,7 @@ pub async fn audit_log<S: Store, M: Mailer>(
     }
     let page = AuditPage {
         layout,
-        users: overview
-            .iter()
-            .map(|row| (row.user.id.0, row.user.email.to_string(), Some(row.user.id) == user))
-            .collect(),
+        user: params.user,
         action: params.action,
         from: params.from,
         to: params.to,

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keyward_core::account::{Account, Methods};
@@ -56,6 +56,8 @@ struct TotpPage {
     action: &'static str,
     methods: Methods,
     rows: Vec<UserRow>,
+    /// The link to the next page of users, when there is one.
+    next: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -66,6 +68,14 @@ struct YubikeyPage {
     tab: &'static str,
     methods: Methods,
     rows: Vec<UserRow>,
+    next: Option<String>,
+}
+
+/// A tab's page of users: those whose address comes after `after`.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    after: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -169,12 +179,19 @@ pub async fn save_settings<S: Store, M: Mailer>(
     }
 }
 
-async fn rows<S: Store, M: Mailer>(state: &SharedState<S, M>, visitor: &Visitor) -> AppResult<Vec<UserRow>> {
-    Ok(usecase::users_overview(&state.services, &visitor.user)
-        .await?
-        .iter()
-        .map(UserRow::from_overview)
-        .collect())
+/// A page of the account's users for the tab at `path`, as Users & Security pages them, and the link to the
+/// next page.
+async fn rows<S: Store, M: Mailer>(
+    state: &SharedState<S, M>,
+    visitor: &Visitor,
+    path: &str,
+    after: &str,
+) -> AppResult<(Vec<UserRow>, Option<String>)> {
+    let (rows, next) = usecase::users_page(&state.services, &visitor.user, after, false).await?;
+    let next = next.map(|after| {
+        format!("{path}?{}", serde_urlencoded::to_string([("after", after.as_str())]).unwrap_or_default())
+    });
+    Ok((rows.iter().map(UserRow::from_overview).collect(), next))
 }
 
 /// The "TOTP" tab, or with `security_keys` the "Security keys" tab: enrollment e-mails either way.
@@ -183,6 +200,7 @@ async fn totp_page<S: Store, M: Mailer>(
     visitor: &Visitor,
     notice: Option<Notice>,
     security_keys: bool,
+    after: &str,
 ) -> AppResult<Response> {
     let account = account(state, visitor).await?;
     let (shown, title, tab, action) = if security_keys {
@@ -193,13 +211,15 @@ async fn totp_page<S: Store, M: Mailer>(
     if !shown {
         return Ok(see_other(SETTINGS));
     }
+    let (rows, next) = rows(state, visitor, action, after).await?;
     Ok(TotpPage {
         layout: with_notice(visitor.layout(title, action), notice),
         csrf: visitor.csrf(),
         tab,
         action,
         methods: account.methods,
-        rows: rows(state, visitor).await?,
+        rows,
+        next,
     }
     .into_response())
 }
@@ -207,16 +227,18 @@ async fn totp_page<S: Store, M: Mailer>(
 pub async fn totp<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
+    Query(query): Query<PageQuery>,
 ) -> AppResult<Response> {
-    totp_page(&state, &visitor, None, false).await
+    totp_page(&state, &visitor, None, false, &query.after).await
 }
 
 /// The "Security keys" tab: who registered which keys, and enrollment e-mails.
 pub async fn security_keys<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
+    Query(query): Query<PageQuery>,
 ) -> AppResult<Response> {
-    totp_page(&state, &visitor, None, true).await
+    totp_page(&state, &visitor, None, true, &query.after).await
 }
 
 /// "Send enrollment e-mail" on the "Security keys" tab.
@@ -260,7 +282,7 @@ async fn send_enrollment_from<S: Store, M: Mailer>(
         Ok(count) => Notice::success(format!("{count} enrollment e-mails were sent.")),
         Err(failure) => notice_or_error(failure)?,
     };
-    totp_page(&state, &visitor, Some(notice), security_keys).await
+    totp_page(&state, &visitor, Some(notice), security_keys, "").await
 }
 
 async fn yubikey_page<S: Store, M: Mailer>(
@@ -268,17 +290,20 @@ async fn yubikey_page<S: Store, M: Mailer>(
     visitor: &Visitor,
     notice: Option<Notice>,
     status: StatusCode,
+    after: &str,
 ) -> AppResult<Response> {
     let account = account(state, visitor).await?;
     if !account.methods.yubikey {
         return Ok(see_other(SETTINGS));
     }
+    let (rows, next) = rows(state, visitor, YUBIKEY, after).await?;
     let page = YubikeyPage {
         layout: with_notice(visitor.layout("YubiKey", YUBIKEY), notice),
         csrf: visitor.csrf(),
         tab: "yubikey",
         methods: account.methods,
-        rows: rows(state, visitor).await?,
+        rows,
+        next,
     };
     Ok((status, page).into_response())
 }
@@ -286,8 +311,9 @@ async fn yubikey_page<S: Store, M: Mailer>(
 pub async fn yubikey<S: Store, M: Mailer>(
     State(state): State<SharedState<S, M>>,
     Member(visitor): Member,
+    Query(query): Query<PageQuery>,
 ) -> AppResult<Response> {
-    yubikey_page(&state, &visitor, None, StatusCode::OK).await
+    yubikey_page(&state, &visitor, None, StatusCode::OK, &query.after).await
 }
 
 #[derive(Deserialize)]
@@ -321,7 +347,7 @@ pub async fn register_yubikey<S: Store, M: Mailer>(
         }
         Err(failure) => (notice_or_error(failure)?, StatusCode::UNPROCESSABLE_ENTITY),
     };
-    yubikey_page(&state, &visitor, Some(notice), status).await
+    yubikey_page(&state, &visitor, Some(notice), status, "").await
 }
 
 #[derive(Deserialize)]
@@ -340,7 +366,7 @@ pub async fn remove_yubikey<S: Store, M: Mailer>(
     {
         Ok(()) => {
             let notice = Notice::success(format!("The YubiKey {} was removed.", form.public_id));
-            yubikey_page(&state, &visitor, Some(notice), StatusCode::OK).await
+            yubikey_page(&state, &visitor, Some(notice), StatusCode::OK, "").await
         }
         Err(Failure::StepUpRequired) => Ok(step_up(YUBIKEY)),
         Err(failure) => Err(failure.into()),

@@ -463,4 +463,33 @@ async fn users_and_security_pages_through_a_large_account() {
     assert!(!second.contains("Next page of users"));
     let csv = boss.get("/account/users.csv").await;
     assert_eq!(csv.body.lines().count(), 151, "the export has everyone");
+
+    // The tabs that list users page them the same way.
+    let methods = keyward_core::account::Methods { totp: true, yubikey: true, webauthn: false };
+    let policy = keyward_core::account::DisablePolicy::parse("Call support@acme.example first.").unwrap();
+    keyward_core::store::AccountStore::update_two_factor_settings(&app.store, account.id, methods, &policy)
+        .await
+        .unwrap();
+    for tab in ["/account/two-factor/totp", "/account/two-factor/yubikey"] {
+        let first = boss.get(tab).await;
+        assert_eq!(first.body.matches("<tr><td>").count(), 100, "{tab}: a page of 100");
+        let next = first.body.split("href=\"").find_map(|rest| {
+            let href = rest.split('"').next()?;
+            href.contains("after=").then(|| href.replace("&#38;", "&").replace("&amp;", "&"))
+        });
+        let next = next.unwrap_or_else(|| panic!("{tab}: a link to the next page"));
+        assert!(next.starts_with(tab), "{next}");
+        let second = boss.get(&next).await;
+        assert_eq!(second.body.matches("<tr><td>").count(), 50, "{tab}: {}", second.body);
+        assert!(second.contains("user148@acme.example") && !second.contains("Next page of users"));
+    }
+
+    // The audit log's user filter takes an address (no list of every user), or an id as older links do.
+    let by_address = boss.get("/account/audit?user=boss%40acme.example").await;
+    assert_eq!(by_address.status, StatusCode::OK);
+    assert!(by_address.contains("account.created"), "{}", by_address.body);
+    assert!(!by_address.body.contains("<option"), "no list of users");
+    let stranger = boss.get("/account/audit?user=nobody%40elsewhere.example").await;
+    assert_eq!(stranger.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stranger.contains("No user of this account has the address"), "{}", stranger.body);
 }
