@@ -201,3 +201,41 @@ async fn a_browser_mark_older_than_180_days_is_a_stranger_again() {
     assert_eq!(statuses[..5], [StatusCode::UNPROCESSABLE_ENTITY; 5], "{statuses:?}");
     assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }
+
+/// Eight wrong codes for one user sent at the same moment are counted as eight sent one after another:
+/// the user-and-address budget lets three through and throttles the rest, on SQLite (one process, its
+/// in-process locks) and on PostgreSQL (an advisory lock per user). A check that read the budgets, then
+/// checked, then spent without holding the user's other checks back would answer "invalid" to all eight.
+async fn concurrent_wrong_codes_are_counted_one_by_one(app: TestApp) {
+    use keyward_core::usecase::{Origin, check_otp};
+    use keyward_core::verdict::Verdict;
+    let mut admin = sign_up(&app, "ACME", "boss@acme.example").await;
+    let policy = [("totp", "on"), ("policy", "Call +45 33 12 34 56 first")];
+    admin.submit("/account/two-factor", "/account/two-factor", &policy).await;
+    crate::story::add_user(&app, &mut admin, "alice@acme.example").await;
+    crate::rebinding::enroll(&app, &mut admin, &mut app.browser(), "alice@acme.example").await;
+    let alice = keyward_core::user::Email::parse("alice@acme.example").unwrap();
+    let alice =
+        keyward_core::store::UserStore::find_user_by_email(&app.store, &alice).await.unwrap().unwrap();
+    let services = app.services(41);
+    let origin = Origin { ip: Some(ATTACKER.to_owned()), ..Origin::default() };
+    let guess = || Box::pin(check_otp(&services, &alice, "000000", &origin, false));
+    let answers = tokio::join!(guess(), guess(), guess(), guess(), guess(), guess(), guess(), guess());
+    let verdicts = [answers.0, answers.1, answers.2, answers.3, answers.4, answers.5, answers.6, answers.7]
+        .map(|answer| answer.unwrap().verdict);
+    let invalid = verdicts.iter().filter(|v| **v == Verdict::Invalid).count();
+    let throttled = verdicts.iter().filter(|v| **v == Verdict::Throttled).count();
+    assert_eq!((invalid, throttled), (3, 5), "{verdicts:?}");
+}
+
+#[tokio::test]
+async fn concurrent_wrong_codes_are_counted_one_by_one_on_sqlite() {
+    let Some(app) = spawn_app("attack-concurrent").await else { return };
+    concurrent_wrong_codes_are_counted_one_by_one(app).await;
+}
+
+#[tokio::test]
+async fn concurrent_wrong_codes_are_counted_one_by_one_on_postgres() {
+    let Some(app) = crate::app::spawn_app_on_postgres("attack-concurrent-pg").await else { return };
+    concurrent_wrong_codes_are_counted_one_by_one(app).await;
+}
